@@ -56,6 +56,11 @@ const (
 	// The debug-exit port used by the project's test guest: a 32-bit write of
 	// status s ends the VM with exit code s.
 	DebugExitPort = 0xf4
-	// The benchmark/marker port used by the test guest.
+	// The benchmark marker port used by the test guest (1 = begin, 2 = end).
 	DebugMarkPort = 0xf5
+	// BenchSinkPort ignores writes: the target of the PIO exit benchmark.
+	BenchSinkPort = 0xf6
+	// BenchMMIOAddr is unbacked guest-physical memory the test guest writes
+	// to for the MMIO exit benchmark.
+	BenchMMIOAddr = 0xfe000000
 )

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/govm/govm/machine"
+	"github.com/govm/govm/machine/console"
+)
+
+const defaultAppend = "console=ttyS0 panic=-1"
+
+type runFlags struct {
+	kernel, initrd, appendLine string
+	mem                        string
+	cpus                       int
+	consoleLog                 string
+	expect                     string
+	timeout                    time.Duration
+	stats                      bool
+	onReboot                   string
+	quiet                      bool
+}
+
+func runCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run --kernel IMAGE [flags]",
+		Short: "Boot a kernel in a new virtual machine",
+		Long: `run boots a kernel (a Linux bzImage, or an ELF image with a PVH entry note)
+with its serial console (COM1, ttyS0) on your terminal. Press Ctrl-A x to
+quit, Ctrl-A h for help.
+
+For CI, --expect waits for a line on the console, --timeout bounds the run,
+and --console-log keeps a copy of everything the guest printed.
+
+Exit status:
+  0  the guest powered off (or rebooted), or --expect matched
+  1  govm could not start or run the VM (bad kernel, no /dev/kvm, ...)
+  2  bad command line
+  3  --timeout expired
+  4  the guest crashed (triple fault, KVM internal error); registers are printed
+  5  the guest stopped before --expect matched
+  N  the test guest's own status, written to the debug-exit port 0xf4`,
+		Example: `  # Boot a kernel and an initramfs, console on this terminal
+  govm run --kernel bzImage --initrd initrd.img --mem 1G --cpus 2
+
+  # CI smoke test: succeed when the marker appears, fail after 60 s
+  govm run --kernel bzImage --initrd initrd.img \
+      --expect 'GOVM-GUEST-READY' --timeout 60s --console-log boot.log
+
+  # What did the guest make the hypervisor do?
+  govm run --kernel bzImage --initrd initrd.img --append 'console=ttyS0 govm.poweroff' --stats`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.kernel, "kernel", "", "kernel image: bzImage or PVH ELF (required)")
+	fl.StringVar(&f.initrd, "initrd", "", "initial ramdisk")
+	fl.StringVar(&f.appendLine, "append", defaultAppend, "kernel command line")
+	fl.StringVar(&f.mem, "mem", "512M", "guest memory: MiB, or with a unit (512M, 2G)")
+	fl.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
+	fl.StringVar(&f.consoleLog, "console-log", "", "also write the guest console to `FILE`")
+	fl.StringVar(&f.expect, "expect", "", "stop and exit 0 when the console shows a match for `REGEX`")
+	fl.DurationVar(&f.timeout, "timeout", 0, "stop and exit 3 after `DURATION` (e.g. 90s, 5m); 0 means none")
+	fl.BoolVar(&f.stats, "stats", false, "when the VM ends, print exits by kind and the busiest ports and MMIO addresses")
+	fl.StringVar(&f.onReboot, "on-reboot", "exit", "what a guest reboot does: exit (status 0) or restart")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the guest console to stdout")
+	return cmd
+}
+
+func run(cmd *cobra.Command, f runFlags) error {
+	if f.kernel == "" {
+		return withCode(exitUsage, errors.New("--kernel is required (see 'govm run --help')"))
+	}
+	if f.onReboot != "exit" && f.onReboot != "restart" {
+		return withCode(exitUsage, fmt.Errorf("--on-reboot %q: want exit or restart", f.onReboot))
+	}
+	mem, err := parseSize(f.mem)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("--mem: %w", err))
+	}
+	if f.timeout < 0 {
+		return withCode(exitUsage, fmt.Errorf("--timeout %v: must not be negative", f.timeout))
+	}
+	var re *regexp.Regexp
+	if f.expect != "" {
+		if re, err = regexp.Compile(f.expect); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--expect: %w", err))
+		}
+	}
+	cfg := machine.Config{
+		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.appendLine,
+		Memory: mem, CPUs: f.cpus, Stats: f.stats, Warn: os.Stderr,
+	}
+	if err := cfg.Validate(); err != nil {
+		return withCode(exitUsage, err)
+	}
+
+	// The console: stdout, the log file, the expect watcher.
+	var out io.Writer = os.Stdout
+	if f.quiet {
+		out = io.Discard
+	}
+	tee, err := console.NewTee(out, f.consoleLog, func(err error) {
+		fmt.Fprintf(os.Stderr, "\r\ngovm: %v (console log stopped)\r\n", err)
+	})
+	if err != nil {
+		return fmt.Errorf("--console-log: %w", err)
+	}
+	defer tee.Close()
+	cfg.Console = tee
+	var exp *console.Expect
+	if re != nil {
+		exp = console.NewExpect(re)
+		cfg.Console = fanout{tee, exp}
+	}
+
+	// Raw terminal for the guest's console, restored on every way out.
+	restore := func() error { return nil }
+	interactive := console.IsTerminal(int(os.Stdin.Fd()))
+	if interactive {
+		if restore, err = console.MakeRaw(int(os.Stdin.Fd())); err != nil {
+			return err
+		}
+	}
+	defer restore()
+
+	for {
+		res, stats, err := boot(cfg, f, exp, interactive)
+		if err != nil {
+			return err
+		}
+		if res.Reason == machine.StopReset && f.onReboot == "restart" {
+			fmt.Fprintln(os.Stderr, "\r\ngovm: guest rebooted; restarting")
+			continue
+		}
+		restore()
+		tee.Close()
+		if f.stats {
+			stats.WriteTo(os.Stderr)
+		}
+		return outcome(res, f, exp)
+	}
+}
+
+// boot runs one machine to its end.
+func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool) (machine.Result, machine.Stats, error) {
+	m, err := machine.New(cfg)
+	if err != nil {
+		return machine.Result{}, machine.Stats{}, err
+	}
+	defer m.Close()
+
+	go forwardInput(m, interactive)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	var timeout <-chan time.Time
+	if f.timeout > 0 {
+		t := time.NewTimer(f.timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var matched <-chan struct{}
+	if exp != nil {
+		matched = exp.Matched()
+	}
+	go func() {
+		select {
+		case <-m.Done():
+		case s := <-sigs:
+			m.Stop(128+int(s.(syscall.Signal)), "stopped by "+s.String())
+		case <-timeout:
+			m.Stop(exitTimeout, fmt.Sprintf("timeout: the guest ran for %v", f.timeout)+expectHint(f))
+		case <-matched:
+			m.Stop(exitOK, "")
+		}
+	}()
+	res := m.Run()
+	return res, m.Stats(), nil
+}
+
+func expectHint(f runFlags) string {
+	if f.expect == "" {
+		return ""
+	}
+	return fmt.Sprintf(" without the console showing %q", f.expect)
+}
+
+// forwardInput copies stdin to the guest's serial port. On a terminal it
+// handles the Ctrl-A escapes; Ctrl-A x stops the VM.
+func forwardInput(m *machine.Machine, interactive bool) {
+	var esc console.Escape
+	buf := make([]byte, 256)
+	for {
+		n, err := os.Stdin.Read(buf)
+		if n > 0 {
+			in := buf[:n]
+			if interactive {
+				var quit, help bool
+				in, quit, help = esc.Filter(in)
+				if help {
+					console.PrintHelp(os.Stderr)
+				}
+				if quit {
+					m.Stop(exitOK, "")
+					return
+				}
+			}
+			for len(in) > 0 {
+				k := m.Serial().Enqueue(in)
+				in = in[k:]
+				if k == 0 {
+					select {
+					case <-m.Done():
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// outcome turns how the machine ended into govm's exit status.
+func outcome(r machine.Result, f runFlags, exp *console.Expect) error {
+	switch r.Reason {
+	case machine.StopPowerOff, machine.StopReset:
+		if exp != nil && !matchedYet(exp) {
+			return withCode(exitNoMatch, fmt.Errorf("the guest %s before the console showed %q", verb(r.Reason), f.expect))
+		}
+		return nil
+	case machine.StopDebugExit:
+		if r.Code == 0 {
+			return nil
+		}
+		return withCode(r.Code&0xff, errors.New(""))
+	case machine.StopCrash:
+		return withCode(exitCrash, fmt.Errorf("guest crashed: %s", r.Detail))
+	case machine.StopRequested:
+		if r.Code == exitOK {
+			return nil
+		}
+		return withCode(r.Code, errors.New(r.Detail))
+	}
+	return withCode(exitError, fmt.Errorf("machine stopped: %v", r.Reason))
+}
+
+func verb(r machine.StopReason) string {
+	if r == machine.StopReset {
+		return "rebooted"
+	}
+	return "powered off"
+}
+
+// fanout writes console output to each writer; the guest never sees an error.
+type fanout []io.Writer
+
+func (w fanout) Write(p []byte) (int, error) {
+	for _, x := range w {
+		x.Write(p)
+	}
+	return len(p), nil
+}
+
+func matchedYet(e *console.Expect) bool {
+	select {
+	case <-e.Matched():
+		return true
+	default:
+		return false
+	}
+}
