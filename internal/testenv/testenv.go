@@ -40,3 +40,39 @@ func RequireFile(t testing.TB, path, hint string) string {
 	}
 	return path
 }
+
+// RepoRoot finds the repository root (the directory with go.mod) from the
+// test's working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(dir + "/go.mod"); err == nil {
+			return dir
+		}
+		parent := dir[:max(0, lastSlash(dir))]
+		if parent == "" || parent == dir {
+			t.Fatal("repository root (go.mod) not found")
+		}
+		dir = parent
+	}
+}
+
+func lastSlash(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '/' {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestGuest returns the path of the project's freestanding test guest
+// (build/testguest/testguest.elf, built by `make guest`).
+func TestGuest(t testing.TB) string {
+	t.Helper()
+	return RequireFile(t, RepoRoot(t)+"/build/testguest/testguest.elf", "run 'make guest'")
+}

@@ -1,0 +1,46 @@
+# govm: `make demo` and `make test` set up everything they need on a fresh
+# Debian bookworm machine (apt-get, go), then run.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+B := build
+
+.PHONY: all build guest test demo bench deps clean help
+
+all: build
+
+help:
+	@echo "make build   build $(B)/govm"
+	@echo "make guest   build the tiny Linux guest ($(B)/guest) and the test guest ($(B)/testguest)"
+	@echo "make demo    install what is missing, build, boot the tiny Linux guest"
+	@echo "make test    install what is missing, build, run every test"
+	@echo "make bench   boot-time and exit-cost benchmarks against QEMU, gokvm, kvmtool"
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(GO) build -o $(B)/govm ./cmd/govm
+
+guest: deps $(B)/guest/initrd.img $(B)/testguest/testguest.elf $(B)/kvmloop
+
+$(B)/guest/initrd.img: scripts/build-linux-guest.sh scripts/lib-debian.sh guest-images/linux/init $(wildcard guest-images/linux/tests/*) guest-images/linux/modules-guest.txt
+	scripts/build-linux-guest.sh $(B)/guest
+
+$(B)/testguest/testguest.elf: guest-images/testguest/testguest.S guest-images/testguest/linker.ld guest-images/testguest/build.sh
+	guest-images/testguest/build.sh $(B)/testguest
+
+$(B)/kvmloop: bench/kvmloop/kvmloop.c
+	gcc -O2 -Wall -o $@ $<
+
+test: build guest
+	scripts/test.sh
+
+demo: build guest
+	scripts/demo.sh
+
+bench: build guest
+	bench/run.sh
+
+clean:
+	rm -rf $(B)/govm $(B)/tests $(B)/testguest $(B)/kvmloop

@@ -1,0 +1,110 @@
+package main
+
+// End-to-end tests of the govm command with the tiny Linux guest (the stock
+// Debian kernel plus a busybox initramfs). They need real KVM: on a host
+// whose KVM emulates ring 0, scripts/test.sh runs them inside the nested
+// harness. Names start with TestLinux so the harness can select them.
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/govm/govm/internal/testenv"
+)
+
+type linuxGuest struct {
+	govm, kernel, initrd string
+}
+
+func needLinuxGuest(t *testing.T) linuxGuest {
+	t.Helper()
+	testenv.RequireKVM(t)
+	root := testenv.RepoRoot(t)
+	return linuxGuest{
+		govm:   testenv.RequireFile(t, filepath.Join(root, "build/govm"), "run 'make build'"),
+		kernel: testenv.RequireFile(t, filepath.Join(root, "build/guest/vmlinuz"), "run 'make guest'"),
+		initrd: testenv.RequireFile(t, filepath.Join(root, "build/guest/initrd.img"), "run 'make guest'"),
+	}
+}
+
+// govmRun runs the govm binary and returns its exit status, stdout and
+// stderr. It never hangs the test: the binary's own --timeout is the first
+// line of defence, this context the second.
+func govmRun(t *testing.T, govm string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, govm, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("govm %v: %v in %v", args, err, time.Since(start).Round(time.Millisecond))
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("running govm: %v", err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func TestLinuxBootPowerOff(t *testing.T) {
+	for _, cpus := range []int{1, 2} {
+		t.Run(strconv.Itoa(cpus)+"cpu", func(t *testing.T) {
+			g := needLinuxGuest(t)
+			log := filepath.Join(t.TempDir(), "console.log")
+			code, out, errOut := govmRun(t, g.govm, "run", "--kernel", g.kernel, "--initrd", g.initrd,
+				"--mem", "512M", "--cpus", strconv.Itoa(cpus), "--timeout", "240s", "--console-log", log,
+				"--append", "console=ttyS0 panic=-1 govm.test=cpuinfo", "--stats")
+			if code != 0 {
+				t.Fatalf("exit status %d\nstderr:\n%s\nconsole:\n%s", code, errOut, out)
+			}
+			if !regexp.MustCompile(`(?m)^GOVM-GUEST-READY`).MatchString(out) {
+				t.Fatalf("no ready marker on the console:\n%s", out)
+			}
+			want := "GOVM-CPUS=" + strconv.Itoa(cpus)
+			if !bytes.Contains([]byte(out), []byte(want)) {
+				t.Fatalf("console lacks %q:\n%s", want, out)
+			}
+			logged, err := os.ReadFile(log)
+			if err != nil || !bytes.Contains(logged, []byte(want)) {
+				t.Errorf("console log lacks %q (%v)", want, err)
+			}
+			if !bytes.Contains([]byte(errOut), []byte("exits:")) {
+				t.Errorf("--stats printed no exit counts:\n%s", errOut)
+			}
+		})
+	}
+}
+
+func TestLinuxExpectMarker(t *testing.T) {
+	g := needLinuxGuest(t)
+	// No govm.test: the guest would sit at a shell; --expect ends the run.
+	code, out, errOut := govmRun(t, g.govm, "run", "--kernel", g.kernel, "--initrd", g.initrd,
+		"--mem", "256M", "--timeout", "240s", "--expect", "GOVM-GUEST-READY")
+	if code != 0 {
+		t.Fatalf("exit status %d\nstderr:\n%s\nconsole:\n%s", code, errOut, out)
+	}
+}
+
+func TestLinuxExpectTimeout(t *testing.T) {
+	g := needLinuxGuest(t)
+	code, _, errOut := govmRun(t, g.govm, "run", "--kernel", g.kernel, "--initrd", g.initrd,
+		"--mem", "256M", "--timeout", "3s", "--expect", "NEVER-PRINTED")
+	if code != exitTimeout {
+		t.Fatalf("exit status %d, want %d (timeout)\nstderr:\n%s", code, exitTimeout, errOut)
+	}
+	if !bytes.Contains([]byte(errOut), []byte("timeout")) {
+		t.Errorf("stderr does not say timeout: %s", errOut)
+	}
+}

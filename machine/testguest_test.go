@@ -1,0 +1,112 @@
+package machine
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/govm/govm/internal/testenv"
+)
+
+// runTestGuest boots the project's test guest on the host's /dev/kvm with
+// cmdline and returns how it ended and what it printed.
+func runTestGuest(t *testing.T, cmdline string, cpus int) (Result, string, *Machine) {
+	t.Helper()
+	testenv.RequireKVM(t)
+	elf := testenv.TestGuest(t)
+	var out bytes.Buffer
+	m, err := New(Config{Kernel: elf, Cmdline: cmdline, Memory: 64 * MiB, CPUs: cpus, Console: &syncBuffer{b: &out}, Stats: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	done := make(chan Result, 1)
+	go func() { done <- m.Run() }()
+	select {
+	case r := <-done:
+		return r, out.String(), m
+	case <-time.After(2 * time.Minute):
+		m.Stop(99, "test timeout")
+		<-done
+		t.Fatalf("test guest %q did not finish; console so far:\n%s", cmdline, out.String())
+	}
+	return Result{}, "", nil
+}
+
+func TestTestGuestHello(t *testing.T) {
+	r, out, m := runTestGuest(t, "hello", 1)
+	if r.Reason != StopDebugExit || r.Code != 0 {
+		t.Fatalf("result %+v, console:\n%s", r, out)
+	}
+	if !strings.Contains(out, "testguest: hello from ring 3") {
+		t.Fatalf("console lacks the hello line:\n%s", out)
+	}
+	st := m.Stats()
+	if st.Ports[COM1Port] == 0 || st.Ports[DebugExitPort] != 1 {
+		t.Errorf("stats do not show the serial and debug-exit exits: %+v", st.Ports)
+	}
+}
+
+func TestTestGuestExitStatus(t *testing.T) {
+	r, out, _ := runTestGuest(t, "exit 42", 1)
+	if r.Reason != StopDebugExit || r.Code != 42 {
+		t.Fatalf("result %+v, console:\n%s", r, out)
+	}
+}
+
+func TestTestGuestPIOMarks(t *testing.T) {
+	const n = 2000
+	r, out, m := runTestGuest(t, "pio 2000", 1)
+	if r.Reason != StopDebugExit || r.Code != 0 {
+		t.Fatalf("result %+v, console:\n%s", r, out)
+	}
+	if got := m.Stats().Ports[BenchSinkPort]; got != n {
+		t.Errorf("%d sink exits, want %d", got, n)
+	}
+	tm := m.Timing()
+	if tm.MarkBegin == 0 || tm.MarkEnd <= tm.MarkBegin {
+		t.Errorf("marks not recorded: %+v", tm)
+	}
+}
+
+func TestTestGuestMMIO(t *testing.T) {
+	r, out, m := runTestGuest(t, "mmio 500", 1)
+	if r.Reason != StopDebugExit || r.Code != 0 {
+		t.Fatalf("result %+v, console:\n%s", r, out)
+	}
+	if got := m.Stats().MMIO[BenchMMIOAddr]; got != 500 {
+		t.Errorf("%d MMIO exits at %#x, want 500 (all: %v)", got, BenchMMIOAddr, m.Stats().MMIO)
+	}
+}
+
+func TestTestGuestTwoCPUs(t *testing.T) {
+	// The second vCPU waits for a SIPI that never comes; the machine must
+	// still stop cleanly when the boot CPU exits.
+	r, out, _ := runTestGuest(t, "hello", 2)
+	if r.Reason != StopDebugExit || r.Code != 0 {
+		t.Fatalf("result %+v, console:\n%s", r, out)
+	}
+}
+
+func TestStopInterruptsRunningGuest(t *testing.T) {
+	testenv.RequireKVM(t)
+	elf := testenv.TestGuest(t)
+	m, err := New(Config{Kernel: elf, Cmdline: "pio 100000000", Memory: 64 * MiB, CPUs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	done := make(chan Result, 1)
+	go func() { done <- m.Run() }()
+	time.Sleep(200 * time.Millisecond)
+	m.Stop(7, "stopped by test")
+	select {
+	case r := <-done:
+		if r.Reason != StopRequested || r.Code != 7 {
+			t.Fatalf("result %+v", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop did not stop a busy guest")
+	}
+}

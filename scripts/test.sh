@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test.sh: govm's whole test suite, as `make test` and CI run it.
+#
+#   1. static checks: gofmt, go vet, staticcheck, CGO_ENABLED=0 build
+#   2. unit, fuzz-seed and host-KVM tests (the test guest on /dev/kvm)
+#   3. Linux-guest tests (TestLinux*) under real KVM: directly when
+#      `govm probe` says ring-0 code runs natively here, otherwise inside
+#      the nested-KVM harness (scripts/nested.sh), all in one L1 boot
+#   4. the exit-cost benchmark (reported, never asserted)
+#
+# Where /dev/kvm exists, GOVM_REQUIRE_KVM=1 turns every skip of a KVM or
+# guest-image test into a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin:$HOME/go/bin
+log() { printf '\n=== %s\n' "$*" >&2; }
+
+if [[ -e /dev/kvm ]]; then
+	export GOVM_REQUIRE_KVM=1
+fi
+
+log "static checks"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*'))
+if [[ -n $bad ]]; then
+	echo "gofmt needed on: $bad" >&2
+	exit 1
+fi
+go vet ./...
+CGO_ENABLED=0 go build ./...
+if ! command -v staticcheck >/dev/null; then
+	go install honnef.co/go/tools/cmd/staticcheck@2025.1.1 >&2 || true
+fi
+if command -v staticcheck >/dev/null; then
+	staticcheck ./...
+else
+	echo "staticcheck unavailable (module proxy unreachable?)" >&2
+	exit 1
+fi
+
+log "unit and host-KVM tests"
+go test -count=1 -skip 'Linux' ./...
+
+log "Linux-guest tests under real KVM"
+mkdir -p build/tests
+go test -c -o build/tests/govm.test ./cmd/govm
+verdict=$(build/govm probe --verdict)
+echo "govm probe: ring-0 guest code is $verdict on this host" >&2
+cmd="cd cmd/govm && GOVM_REQUIRE_KVM=1 ../../build/tests/govm.test -test.count=1 -test.v -test.run Linux -test.timeout 40m"
+if [[ $verdict == native ]]; then
+	bash -c "$cmd"
+else
+	scripts/nested.sh --timeout 3000 -- "$cmd"
+fi
+
+log "exit-cost benchmark (reported, not asserted)"
+bench/exits.sh || echo "exit benchmark failed (not a test failure)" >&2
