@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -33,6 +34,9 @@ func (e *codeError) Unwrap() error { return e.err }
 func withCode(code int, err error) error { return &codeError{code: code, err: err} }
 
 var version = "dev"
+
+// processStart is taken as early as Go allows, for the start-up figure.
+var processStart = time.Now()
 
 func main() {
 	root := &cobra.Command{

@@ -99,7 +99,7 @@ func run(cmd *cobra.Command, f runFlags) error {
 	}
 	cfg := machine.Config{
 		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.appendLine,
-		Memory: mem, CPUs: f.cpus, Stats: f.stats, Warn: os.Stderr,
+		Memory: mem, CPUs: f.cpus, Stats: f.stats, Warn: os.Stderr, Start: processStart,
 	}
 	if err := cfg.Validate(); err != nil {
 		return withCode(exitUsage, err)
@@ -135,7 +135,7 @@ func run(cmd *cobra.Command, f runFlags) error {
 	defer restore()
 
 	for {
-		res, stats, err := boot(cfg, f, exp, interactive)
+		res, stats, timing, err := boot(cfg, f, exp, interactive)
 		if err != nil {
 			return err
 		}
@@ -147,16 +147,17 @@ func run(cmd *cobra.Command, f runFlags) error {
 		tee.Close()
 		if f.stats {
 			stats.WriteTo(os.Stderr)
+			printTiming(os.Stderr, stats, timing)
 		}
 		return outcome(res, f, exp)
 	}
 }
 
 // boot runs one machine to its end.
-func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool) (machine.Result, machine.Stats, error) {
+func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool) (machine.Result, machine.Stats, machine.Timing, error) {
 	m, err := machine.New(cfg)
 	if err != nil {
-		return machine.Result{}, machine.Stats{}, err
+		return machine.Result{}, machine.Stats{}, machine.Timing{}, err
 	}
 	defer m.Close()
 
@@ -186,7 +187,18 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 		}
 	}()
 	res := m.Run()
-	return res, m.Stats(), nil
+	return res, m.Stats(), m.Timing(), nil
+}
+
+// printTiming reports start-up cost and, when the test guest wrote benchmark
+// marks, the exit rate between them.
+func printTiming(w io.Writer, st machine.Stats, t machine.Timing) {
+	fmt.Fprintf(w, "startup: %.2f ms from process start to the first KVM_RUN\n", float64(t.FirstRun)/1e6)
+	if t.MarkBegin > 0 && t.MarkEnd > t.MarkBegin {
+		n := st.Ports[machine.BenchSinkPort] + st.MMIO[machine.BenchMMIOAddr]
+		d := (t.MarkEnd - t.MarkBegin).Seconds()
+		fmt.Fprintf(w, "bench: %d exits in %.3f s between marks = %.0f exits/s\n", n, d, float64(n)/d)
+	}
 }
 
 func expectHint(f runFlags) string {
