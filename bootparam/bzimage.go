@@ -42,10 +42,9 @@ const (
 	sectorSize      = 512
 	defaultSetupSec = 4 // setup_sects == 0 means 4
 
-	minVersion          = 0x0206 // cmdline_size appears in 2.06
-	versionPrefAddress  = 0x020a // pref_address and init_size
-	versionXLoadflags   = 0x020c // xloadflags
-	versionAcpiRsdpAddr = 0x020e // acpi_rsdp_addr in boot_params (2.14)
+	minVersion         = 0x0206 // cmdline_size appears in 2.06
+	versionPrefAddress = 0x020a // pref_address and init_size
+	versionXLoadflags  = 0x020c // xloadflags
 
 	// loadflags bits.
 	LoadedHigh = 0x01 // protected-mode code is loaded at 0x100000

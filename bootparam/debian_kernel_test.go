@@ -51,3 +51,34 @@ func TestDebianKernelBzImage(t *testing.T) {
 		t.Errorf("64 MiB initrd in 64 MiB guest: %v", err)
 	}
 }
+
+// debianVmlinuxPath is an uncompressed Debian vmlinux (ELF with a PVH note),
+// if the guest build extracts one. GOVM_TEST_VMLINUX overrides it.
+const debianVmlinuxPath = "/work/main/build/guest/vmlinux"
+
+// TestDebianVmlinuxPVH parses and prepares a real vmlinux for the PVH entry.
+// It is skipped only when the file does not exist.
+func TestDebianVmlinuxPVH(t *testing.T) {
+	path := debianVmlinuxPath
+	if p := os.Getenv("GOVM_TEST_VMLINUX"); p != "" {
+		path = p
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("%s not built", path)
+	}
+	k, err := LoadKernel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("PVH entry %#x, %d loadable segments", k.PVHEntry, len(k.LoadSegments))
+	cfg := testConfig(512 * mib)
+	cfg.Initrd = make([]byte, 8*mib)
+	p, err := Prepare(k, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernel end %#x, initrd at %#x, modlist at %#x", p.KernelEnd, p.InitrdAddr, p.ModlistAddr)
+	if p.Mode != EntryPVH || p.Entry != uint64(k.PVHEntry) || p.BootInfo != cfg.PVHInfoAddr {
+		t.Errorf("plan %v entry %#x", p.Mode, p.Entry)
+	}
+}

@@ -10,8 +10,12 @@ import (
 // comes back must respect the RAM map. Seeds: the synthetic images from
 // images_test.go, added here, plus any files in testdata/fuzz/<Target>/.
 //
-//	go test -run '^$' -fuzz FuzzParseBzImage -fuzztime 30s ./bootparam
-//	go test -run '^$' -fuzz FuzzParseELF -fuzztime 30s ./bootparam
+//	go test -run '^$' -fuzz FuzzParseBzImage -fuzztime 30s -fuzzminimizetime 2s ./bootparam
+//	go test -run '^$' -fuzz FuzzParseELF -fuzztime 30s -fuzzminimizetime 2s ./bootparam
+//
+// The seeds are a few KiB (a bzImage needs at least 5 sectors), and the
+// default minimization budget (60 s per new input) would eat the whole run:
+// keep -fuzzminimizetime short.
 
 const fuzzRAM = 24 * mib
 
@@ -33,11 +37,13 @@ func fuzzPrepare(t *testing.T, k *Kernel) {
 }
 
 func FuzzParseBzImage(f *testing.F) {
-	f.Add(makeBzImage(defaultBzOpts()))
 	o := defaultBzOpts()
+	o.payloadLen = 64 // small seeds fuzz faster
+	f.Add(makeBzImage(o))
 	o.setupSects, o.version, o.relocatable = 0, 0x0206, false
 	f.Add(makeBzImage(o))
 	o = defaultBzOpts()
+	o.payloadLen = 64
 	o.initSize, o.prefAddress = 0x10000000, 0
 	f.Add(makeBzImage(o))
 	f.Fuzz(func(t *testing.T, data []byte) {
