@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/govm/govm/machine"
 	"github.com/govm/govm/machine/console"
@@ -179,7 +180,8 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 		select {
 		case <-m.Done():
 		case s := <-sigs:
-			m.Stop(128+int(s.(syscall.Signal)), "stopped by "+s.String())
+			sig := s.(syscall.Signal)
+			m.Stop(128+int(sig), "stopped by signal "+unix.SignalName(sig))
 		case <-timeout:
 			m.Stop(exitTimeout, fmt.Sprintf("timeout: the guest ran for %v", f.timeout)+expectHint(f))
 		case <-matched:
