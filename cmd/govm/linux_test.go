@@ -19,6 +19,19 @@ import (
 	"github.com/govm/govm/internal/testenv"
 )
 
+// cmdline is the guest kernel command line. Kernel messages cost about 20 s
+// of serial exits per boot under nested KVM, so most tests ask for quiet.
+func cmdline(verbose bool, extra ...string) string {
+	c := "console=ttyS0 panic=-1"
+	if !verbose {
+		c += " quiet"
+	}
+	for _, e := range extra {
+		c += " " + e
+	}
+	return c
+}
+
 type linuxGuest struct {
 	govm, kernel, initrd string
 }
@@ -65,7 +78,7 @@ func TestLinuxBootPowerOff(t *testing.T) {
 			log := filepath.Join(t.TempDir(), "console.log")
 			code, out, errOut := govmRun(t, g.govm, "run", "--kernel", g.kernel, "--initrd", g.initrd,
 				"--mem", "512M", "--cpus", strconv.Itoa(cpus), "--timeout", "240s", "--console-log", log,
-				"--append", "console=ttyS0 panic=-1 govm.test=cpuinfo", "--stats")
+				"--append", cmdline(cpus == 1, "govm.test=cpuinfo"), "--stats")
 			if code != 0 {
 				t.Fatalf("exit status %d\nstderr:\n%s\nconsole:\n%s", code, errOut, out)
 			}
@@ -91,7 +104,7 @@ func TestLinuxExpectMarker(t *testing.T) {
 	g := needLinuxGuest(t)
 	// No govm.test: the guest would sit at a shell; --expect ends the run.
 	code, out, errOut := govmRun(t, g.govm, "run", "--kernel", g.kernel, "--initrd", g.initrd,
-		"--mem", "256M", "--timeout", "240s", "--expect", "GOVM-GUEST-READY")
+		"--mem", "256M", "--timeout", "240s", "--expect", "GOVM-GUEST-READY", "--append", cmdline(false))
 	if code != 0 {
 		t.Fatalf("exit status %d\nstderr:\n%s\nconsole:\n%s", code, errOut, out)
 	}
@@ -100,7 +113,7 @@ func TestLinuxExpectMarker(t *testing.T) {
 func TestLinuxExpectTimeout(t *testing.T) {
 	g := needLinuxGuest(t)
 	code, _, errOut := govmRun(t, g.govm, "run", "--kernel", g.kernel, "--initrd", g.initrd,
-		"--mem", "256M", "--timeout", "3s", "--expect", "NEVER-PRINTED")
+		"--mem", "256M", "--timeout", "3s", "--expect", "NEVER-PRINTED", "--append", cmdline(false))
 	if code != exitTimeout {
 		t.Fatalf("exit status %d, want %d (timeout)\nstderr:\n%s", code, exitTimeout, errOut)
 	}
