@@ -5,11 +5,13 @@ import (
 	"io/fs"
 	"os"
 	"testing"
+
+	"github.com/govm/govm/internal/testenv"
 )
 
 // debianKernelPath is where the project's guest build puts the Debian
 // linux-image-amd64 bzImage. GOVM_TEST_BZIMAGE overrides it.
-const debianKernelPath = "/work/main/build/guest/vmlinuz"
+const debianKernelPath = "../build/guest/vmlinuz"
 
 // TestDebianKernelBzImage parses and prepares the real Debian kernel. It is
 // skipped only when the file does not exist.
@@ -19,7 +21,7 @@ func TestDebianKernelBzImage(t *testing.T) {
 		path = p
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("%s not built", path)
+		testenv.Missing(t, path+" (run 'make guest')")
 	}
 	k, err := LoadKernel(path)
 	if err != nil {
@@ -54,7 +56,7 @@ func TestDebianKernelBzImage(t *testing.T) {
 
 // debianVmlinuxPath is an uncompressed Debian vmlinux (ELF with a PVH note),
 // if the guest build extracts one. GOVM_TEST_VMLINUX overrides it.
-const debianVmlinuxPath = "/work/main/build/guest/vmlinux"
+const debianVmlinuxPath = "../build/guest/vmlinux"
 
 // TestDebianVmlinuxPVH parses and prepares a real vmlinux for the PVH entry.
 // It is skipped only when the file does not exist.
@@ -64,7 +66,7 @@ func TestDebianVmlinuxPVH(t *testing.T) {
 		path = p
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("%s not built", path)
+		testenv.Missing(t, path+" (run 'make guest')")
 	}
 	k, err := LoadKernel(path)
 	if err != nil {

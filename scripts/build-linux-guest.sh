@@ -4,6 +4,7 @@
 #
 # OUTDIR (default build/guest) receives:
 #   vmlinuz         the stock Debian bzImage (linux-image-amd64's kernel)
+#   vmlinux         the same kernel as an ELF, for govm's PVH entry
 #   kernel-version  its release string, e.g. 6.1.0-56-amd64
 #   initrd.img      gzip newc cpio: busybox-static, the virtio/drm/evdev
 #                   modules with their dependencies, guest-images/linux/init
@@ -60,4 +61,8 @@ make_cpio "$STAGE" "$OUT/initrd.img"
 cp "$KDIR/boot/vmlinuz-$KVER" "$OUT/vmlinuz.tmp" && mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 printf '%s\n' "$KVER" >"$OUT/kernel-version"
 rm -rf "$STAGE"
+if [[ ! -s $OUT/vmlinux || $OUT/vmlinux -ot $OUT/vmlinuz ]]; then
+	log "extracting the ELF vmlinux (for the PVH boot path)"
+	"$GOVM_ROOT/scripts/extract-vmlinux.sh" "$OUT/vmlinuz" "$OUT/vmlinux"
+fi
 log "done: $OUT/vmlinuz ($KVER), $OUT/initrd.img ($(du -k "$OUT/initrd.img" | cut -f1) KiB)"

@@ -37,20 +37,44 @@ else
 	exit 1
 fi
 
+mkdir -p build/tests
+status=0
+
 log "unit and host-KVM tests"
-go test -count=1 -skip 'Linux' ./...
+# Verbose output goes to a log; the console shows the package lines and,
+# on failure, the whole log.
+if go test -count=1 -v -skip 'Linux' ./... >build/tests/unit.log 2>&1; then
+	grep -E '^(ok|\?) ' build/tests/unit.log
+else
+	cat build/tests/unit.log
+	status=1
+fi
 
 log "Linux-guest tests under real KVM"
-mkdir -p build/tests
 go test -c -o build/tests/govm.test ./cmd/govm
 verdict=$(build/govm probe --verdict)
 echo "govm probe: ring-0 guest code is $verdict on this host" >&2
 cmd="cd cmd/govm && GOVM_REQUIRE_KVM=1 ../../build/tests/govm.test -test.count=1 -test.v -test.run Linux -test.timeout 40m"
 if [[ $verdict == native ]]; then
-	bash -c "$cmd"
+	bash -c "$cmd" 2>&1 | tee build/tests/linux.log || status=1
 else
-	scripts/nested.sh --timeout 3000 -- "$cmd"
+	scripts/nested.sh --timeout 3000 -- "$cmd" 2>&1 | tee build/tests/linux.log || status=1
 fi
 
 log "exit-cost benchmark (reported, not asserted)"
 bench/exits.sh || echo "exit benchmark failed (not a test failure)" >&2
+
+count() { cat build/tests/unit.log build/tests/linux.log | grep -cE "^\s*--- $1" || true; }
+passed=$(count PASS) failed=$(count FAIL) skipped=$(count SKIP)
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [[ $skipped != 0 ]]; then
+	echo "skipped tests count as failures here:" >&2
+	cat build/tests/unit.log build/tests/linux.log | grep -E '^\s*--- SKIP' -A1 >&2
+	status=1
+fi
+if ((passed == 0)); then
+	echo "no test ran" >&2
+	status=1
+fi
+exit $status

@@ -121,3 +121,18 @@ func TestLinuxExpectTimeout(t *testing.T) {
 		t.Errorf("stderr does not say timeout: %s", errOut)
 	}
 }
+
+// The same Debian kernel as an ELF vmlinux, entered through its PVH note
+// instead of the 64-bit boot protocol.
+func TestLinuxBootPVH(t *testing.T) {
+	g := needLinuxGuest(t)
+	vmlinux := testenv.RequireFile(t, filepath.Join(filepath.Dir(g.kernel), "vmlinux"), "run 'make guest'")
+	code, out, errOut := govmRun(t, g.govm, "run", "--kernel", vmlinux, "--initrd", g.initrd,
+		"--mem", "512M", "--cpus", "2", "--timeout", "240s", "--append", cmdline(false, "govm.test=cpuinfo"))
+	if code != 0 {
+		t.Fatalf("exit status %d\nstderr:\n%s\nconsole:\n%s", code, errOut, out)
+	}
+	if !bytes.Contains([]byte(out), []byte("GOVM-CPUS=2")) {
+		t.Fatalf("console lacks GOVM-CPUS=2:\n%s", out)
+	}
+}
