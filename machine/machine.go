@@ -39,6 +39,9 @@ type Config struct {
 	Stats   bool      // count exits by port and MMIO address too
 	// Warn receives non-fatal messages (nil: discard).
 	Warn io.Writer
+	// Virtio devices, in order: the i-th gets MMIO window
+	// VirtioMMIOBase+i*VirtioMMIOSize and GSI VirtioIRQBase+i.
+	Virtio []VirtioDevice
 	// Start is when the VMM process started, for the start-up measurement
 	// (zero: when New is called).
 	Start time.Time
@@ -70,17 +73,18 @@ type Result struct {
 
 // Machine is a configured VM, ready to Run once.
 type Machine struct {
-	cfg   Config
-	sys   *kvm.System
-	vm    *kvm.VM
-	mem   *Memory
-	cpus  []*vcpu
-	pio   Bus
-	mmio  Bus
-	uart  *legacy.Serial8250
-	plan  *bootparam.Plan
-	pid   int
-	start time.Time
+	cfg    Config
+	sys    *kvm.System
+	vm     *kvm.VM
+	mem    *Memory
+	cpus   []*vcpu
+	pio    Bus
+	mmio   Bus
+	uart   *legacy.Serial8250
+	virtio []*virtioAttached
+	plan   *bootparam.Plan
+	pid    int
+	start  time.Time
 
 	stopOnce sync.Once
 	stopping atomic.Bool
@@ -124,7 +128,18 @@ func hostMemory() uint64 {
 }
 
 // New builds the machine: VM, memory, devices, ACPI tables, kernel, vCPUs.
+// The machine owns cfg.Virtio's devices from here on: Close (or a failing
+// New) closes those that are io.Closers.
 func New(cfg Config) (*Machine, error) {
+	m, err := newMachine(cfg)
+	if err != nil {
+		closeDevices(cfg.Virtio)
+		return nil, err
+	}
+	return m, nil
+}
+
+func newMachine(cfg Config) (*Machine, error) {
 	start := cfg.Start
 	if start.IsZero() {
 		start = time.Now()
@@ -150,6 +165,7 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m := &Machine{cfg: cfg, pid: os.Getpid(), start: start, done: make(chan struct{})}
 	if err := m.setup(k, initrd); err != nil {
+		m.cfg.Virtio = nil // closed by New
 		m.Close()
 		return nil, err
 	}
@@ -191,12 +207,16 @@ func (m *Machine) setup(k *bootparam.Kernel, initrd []byte) (err error) {
 	if err = m.addDevices(); err != nil {
 		return err
 	}
-	rsdp, err := m.writeACPI()
+	virtioDescs, virtioCmdline, err := m.addVirtio()
+	if err != nil {
+		return err
+	}
+	rsdp, err := m.writeACPI(virtioDescs)
 	if err != nil {
 		return err
 	}
 	m.plan, err = bootparam.Prepare(k, bootparam.Config{
-		Cmdline: cfg.Cmdline, Initrd: initrd, RAM: e820Map(cfg.Memory), RSDPAddr: rsdp,
+		Cmdline: cfg.Cmdline + virtioCmdline, Initrd: initrd, RAM: e820Map(cfg.Memory), RSDPAddr: rsdp,
 		ZeroPageAddr: ZeroPageAddr, CmdlineAddr: CmdlineAddr, CmdlineMax: CmdlineMax,
 		PVHInfoAddr: PVHInfoAddr, PVHMemmapAddr: PVHMemmapAddr, KernelAddr: HighMemStart,
 	})
@@ -283,9 +303,13 @@ func (m *Machine) addDevices() error {
 	return nil
 }
 
-func (m *Machine) writeACPI() (uint64, error) {
+func (m *Machine) writeACPI(virtio []acpi.MMIODevice) (uint64, error) {
 	blob, rsdp, err := acpi.Build(acpi.Config{
 		CPUs: m.cfg.CPUs, LAPICAddr: LAPICAddr, IOAPICAddr: IOAPICAddr,
+		// Each virtio interrupt is an irqfd pulse, so the IOAPIC pin
+		// must latch edges (a level pin would drop a pulse that comes
+		// before the guest's EOI).
+		Virtio: virtio, VirtioEdgeTriggered: true,
 		SleepControlPort: ACPISleepCtlPort, SleepStatusPort: ACPISleepStsPort,
 		ResetPort: ACPIResetPort, ResetValue: ACPIResetValue, COM1: true,
 		// No CMOS RTC: the guest takes wall-clock time from kvmclock, and
@@ -515,6 +539,7 @@ func (m *Machine) Timing() Timing {
 // Close releases the vCPUs, the VM and guest memory.
 func (m *Machine) Close() error {
 	var errs []error
+	errs = append(errs, m.closeVirtio())
 	for _, v := range m.cpus {
 		errs = append(errs, v.cpu.Close())
 	}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,12 +42,29 @@ func needLinuxGuest(t *testing.T) linuxGuest {
 	t.Helper()
 	testenv.RequireKVM(t)
 	root := testenv.RepoRoot(t)
-	return linuxGuest{
+	g := linuxGuest{
 		govm:   testenv.RequireFile(t, filepath.Join(root, "build/govm"), "run 'make build'"),
 		kernel: testenv.RequireFile(t, filepath.Join(root, "build/guest/vmlinuz"), "run 'make guest'"),
 		initrd: testenv.RequireFile(t, filepath.Join(root, "build/guest/initrd.img"), "run 'make guest'"),
 	}
+	ring0Once.Do(func() {
+		out, err := exec.Command(g.govm, "probe", "--verdict").Output()
+		ring0Verdict = strings.TrimSpace(string(out))
+		if err != nil {
+			ring0Verdict = "probe failed: " + err.Error()
+		}
+	})
+	if ring0Verdict != "native" {
+		testenv.Missing(t, "guest ring-0 code is "+ring0Verdict+" on this host's KVM, so Linux cannot boot here; "+
+			"scripts/test.sh runs these tests inside the nested-KVM harness")
+	}
+	return g
 }
+
+var (
+	ring0Once    sync.Once
+	ring0Verdict string
+)
 
 // govmRun runs the govm binary and returns its exit status, stdout and
 // stderr. It never hangs the test: the binary's own --timeout is the first

@@ -17,7 +17,10 @@ import (
 	"github.com/govm/govm/machine/console"
 )
 
-const defaultAppend = "console=ttyS0 panic=-1"
+const (
+	defaultAppend       = "console=ttyS0 panic=-1"
+	defaultAppendVirtio = "console=hvc0 panic=-1"
+)
 
 type runFlags struct {
 	kernel, initrd, appendLine string
@@ -29,6 +32,9 @@ type runFlags struct {
 	stats                      bool
 	onReboot                   string
 	quiet                      bool
+	disks, nets                []string
+	console                    string
+	rng                        bool
 }
 
 func runCmd() *cobra.Command {
@@ -75,12 +81,22 @@ Exit status:
 	fl.BoolVar(&f.stats, "stats", false, "when the VM ends, print exits by kind and the busiest ports and MMIO addresses")
 	fl.StringVar(&f.onReboot, "on-reboot", "exit", "what a guest reboot does: exit (status 0) or restart")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the guest console to stdout")
+	fl.StringArrayVar(&f.disks, "disk", nil, "virtio-blk disk: `PATH[,ro][,id=SERIAL]`, a raw image; repeatable (vda, vdb, ...)")
+	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net on a tap device: `tap=NAME[,mac=MAC]`; repeatable")
+	fl.StringVar(&f.console, "console", "serial", "the console the guest uses: serial (COM1, ttyS0) or virtio (hvc0)")
+	fl.BoolVar(&f.rng, "rng", true, "give the guest a virtio-rng entropy source")
 	return cmd
 }
 
 func run(cmd *cobra.Command, f runFlags) error {
 	if f.kernel == "" {
 		return withCode(exitUsage, errors.New("--kernel is required (see 'govm run --help')"))
+	}
+	if f.console != "serial" && f.console != "virtio" {
+		return withCode(exitUsage, fmt.Errorf("--console %q: want serial or virtio", f.console))
+	}
+	if f.console == "virtio" && !cmd.Flags().Changed("append") {
+		f.appendLine = defaultAppendVirtio
 	}
 	if f.onReboot != "exit" && f.onReboot != "restart" {
 		return withCode(exitUsage, fmt.Errorf("--on-reboot %q: want exit or restart", f.onReboot))
@@ -156,13 +172,22 @@ func run(cmd *cobra.Command, f runFlags) error {
 
 // boot runs one machine to its end.
 func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool) (machine.Result, machine.Stats, machine.Timing, error) {
+	devs, vc, err := openDevices(f, cfg.Console)
+	if err != nil {
+		return machine.Result{}, machine.Stats{}, machine.Timing{}, err
+	}
+	cfg.Virtio = devs
 	m, err := machine.New(cfg)
 	if err != nil {
 		return machine.Result{}, machine.Stats{}, machine.Timing{}, err
 	}
 	defer m.Close()
 
-	go forwardInput(m, interactive)
+	var in inputSink = m.Serial()
+	if vc != nil {
+		in = vc
+	}
+	go forwardInput(m, in, interactive)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -189,7 +214,13 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 		}
 	}()
 	res := m.Run()
-	return res, m.Stats(), m.Timing(), nil
+	st, t := m.Stats(), m.Timing()
+	if err := m.Close(); err != nil {
+		// For example a disk whose final flush failed: the guest's data
+		// may not be on disk, which the user must hear about.
+		return res, st, t, fmt.Errorf("closing the VM: %w", err)
+	}
+	return res, st, t, nil
 }
 
 // printTiming reports start-up cost and, when the test guest wrote benchmark
@@ -212,7 +243,7 @@ func expectHint(f runFlags) string {
 
 // forwardInput copies stdin to the guest's serial port. On a terminal it
 // handles the Ctrl-A escapes; Ctrl-A x stops the VM.
-func forwardInput(m *machine.Machine, interactive bool) {
+func forwardInput(m *machine.Machine, sink inputSink, interactive bool) {
 	var esc console.Escape
 	buf := make([]byte, 256)
 	for {
@@ -231,7 +262,7 @@ func forwardInput(m *machine.Machine, interactive bool) {
 				}
 			}
 			for len(in) > 0 {
-				k := m.Serial().Enqueue(in)
+				k := sink.Enqueue(in)
 				in = in[k:]
 				if k == 0 {
 					select {

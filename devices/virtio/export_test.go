@@ -1,0 +1,4 @@
+package virtio
+
+// NeedEvent exposes needEvent to the external tests.
+var NeedEvent = needEvent
