@@ -6,14 +6,18 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/govm/govm/internal/testenv"
 )
 
 // TestLoopDevice runs requests against a host block device: a loop device
-// over a temporary file. It needs root and losetup, so it only runs with
-// GOVM_TEST_LOOP=1.
+// over a temporary file. It needs root and losetup (util-linux).
 func TestLoopDevice(t *testing.T) {
-	if os.Getenv("GOVM_TEST_LOOP") != "1" {
-		t.Skip("set GOVM_TEST_LOOP=1 (needs root and losetup)")
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "root, to attach a loop device")
+	}
+	if _, err := exec.LookPath("losetup"); err != nil {
+		testenv.Missing(t, "losetup (apt-get install util-linux)")
 	}
 	backing := tempImage(t, pattern(imgSize, 12))
 	out, err := exec.Command("losetup", "--find", "--show", backing).Output()
