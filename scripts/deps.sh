@@ -12,7 +12,7 @@
 set -euo pipefail
 
 PKGS=(gcc libc6-dev make cpio xz-utils zstd kmod busybox-static qemu-system-x86
-	acpica-tools util-linux bsdextrautils ca-certificates)
+	acpica-tools util-linux bsdextrautils ca-certificates iproute2 iputils-ping strace)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
