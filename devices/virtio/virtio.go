@@ -93,7 +93,8 @@ type Device interface {
 	// space; off is relative to its start, and may be out of range.
 	ReadConfig(off uint64, p []byte)
 	WriteConfig(off uint64, p []byte)
-	// Activate starts the device. An error fails the device (status FAILED).
+	// Activate starts the device. An error marks it DEVICE_NEEDS_RESET and
+	// raises a config interrupt (FAILED is the driver's bit to set).
 	Activate(a Activation) error
 	// QueueNotify says the driver kicked queue i; it runs on the transport's
 	// worker goroutine, never concurrently with itself for one device.

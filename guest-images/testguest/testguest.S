@@ -17,6 +17,8 @@
  *   0xf5  mark      32-bit OUT: 1 = benchmark begins, 2 = benchmark ends
  *   0xf6  sink      8-bit OUT, the PIO benchmark's target
  *   0xfe000000      32-bit MMIO write target of the mmio benchmark (unmapped)
+ *   0xd0000000      the first virtio-mmio window (virtio-blk for the blk tests),
+ *                   driven from ring 3 by polling: no interrupts are used
  *
  * Command line (hvm_start_info.cmdline_paddr): "<test> [N]", words separated
  * by blanks (any byte <= 0x20). N is decimal, 0 when absent. No start_info
@@ -72,12 +74,124 @@
 	.equ EXIT_OK,           0
 	.equ EXIT_UNKNOWN,      2
 	.equ EXIT_FAULT_BASE,   100
+	/* the blk tests' failures; keep blk_errors in this order */
+	.equ EXIT_BLK_FIRST,    20
+	.equ EXIT_BLK_NODEV,    20          /* no virtio-blk (magic, version, id) at VIRTIO_BASE */
+	.equ EXIT_BLK_FEATURES, 21          /* no VERSION_1, or FEATURES_OK did not stick */
+	.equ EXIT_BLK_SETUP,    22          /* queue 0 unusable or DRIVER_OK refused */
+	.equ EXIT_BLK_SMALL,    23          /* the disk is too small for the test */
+	.equ EXIT_BLK_IOERR,    24          /* a request's status was not OK */
+	.equ EXIT_BLK_RESET,    25          /* EXIT_BLK_IOERR + SUBMIT_RESET */
+	.equ EXIT_BLK_TIMEOUT,  26          /* EXIT_BLK_IOERR + SUBMIT_TIMEOUT */
+	.equ EXIT_BLK_USED,     27          /* EXIT_BLK_IOERR + SUBMIT_BAD_USED, or a wrong used length */
+	.equ EXIT_BLK_MISMATCH, 28          /* read back differs from what was written */
+	.equ EXIT_BLK_ARG,      29          /* blk N with N > BLK_MAX_SECTORS */
+	.equ EXIT_BLK_HOSTILE,  30          /* blkbad: a case ended other than ioerr or needs-reset */
 
 	.equ UNMAPPED,          0x100000000 /* first byte past the identity map */
 
 	.equ IO_PORTS,          0x10000
 
 	.equ STACK_SIZE,        4096
+
+/* virtio-mmio version 2 (devices/virtio/mmio.go), the first device window
+   govm gives (machine.VirtioMMIOBase) */
+	.equ VIRTIO_BASE,        0xd0000000
+	.equ VIO_MAGIC,          0x000
+	.equ VIO_VERSION,        0x004
+	.equ VIO_DEVICE_ID,      0x008
+	.equ VIO_DEV_FEATURES,   0x010
+	.equ VIO_DEV_FEAT_SEL,   0x014
+	.equ VIO_DRV_FEATURES,   0x020
+	.equ VIO_DRV_FEAT_SEL,   0x024
+	.equ VIO_QUEUE_SEL,      0x030
+	.equ VIO_QUEUE_NUM_MAX,  0x034
+	.equ VIO_QUEUE_NUM,      0x038
+	.equ VIO_QUEUE_READY,    0x044
+	.equ VIO_QUEUE_NOTIFY,   0x050
+	.equ VIO_STATUS,         0x070
+	.equ VIO_QUEUE_DESC_LO,  0x080
+	.equ VIO_QUEUE_DESC_HI,  0x084
+	.equ VIO_QUEUE_AVAIL_LO, 0x090
+	.equ VIO_QUEUE_AVAIL_HI, 0x094
+	.equ VIO_QUEUE_USED_LO,  0x0a0
+	.equ VIO_QUEUE_USED_HI,  0x0a4
+	.equ VIO_CONFIG_GEN,     0x0fc
+	.equ VIO_CONFIG,         0x100
+
+	.equ VIRTIO_MAGIC,       0x74726976  /* "virt" */
+	.equ VIRTIO_VERSION,     2
+	.equ VIRTIO_ID_BLOCK,    2
+	.equ ST_ACK,             0x01        /* device status bits */
+	.equ ST_DRIVER,          0x02
+	.equ ST_DRIVER_OK,       0x04
+	.equ ST_FEATURES_OK,     0x08
+	.equ ST_NEEDS_RESET,     0x40
+	.equ ST_FAILED,          0x80
+	.equ FEATURE_WORD_HI,    1           /* feature select: bits 32-63 */
+	.equ F_VERSION_1_HI,     0x1         /* VIRTIO_F_VERSION_1 = bit 32 */
+	.equ CONFIG_TRIES,       16          /* config generation retries */
+
+/* the split virtqueue (virtio 1.2 section 2.7) */
+	.equ QSIZE,              16
+	.equ QUEUE0,             0
+	.equ DESC_SIZE,          16
+	.equ DESC_ADDR,          0
+	.equ DESC_LEN,           8
+	.equ DESC_FLAGS,         12
+	.equ DESC_NEXT,          14
+	.equ DESC_F_NEXT,        1
+	.equ DESC_F_WRITE,       2
+	.equ RING_FLAGS,         0
+	.equ RING_IDX,           2
+	.equ RING_ENTRIES,       4
+	.equ AVAIL_F_NO_INTERRUPT, 1         /* we poll */
+	.equ AVAIL_ELEM_SIZE,    2
+	.equ USED_ELEM_SIZE,     8
+	.equ USED_ELEM_ID,       0
+	.equ USED_ELEM_LEN,      4
+	.equ RING_EVENT_SIZE,    2
+	.equ AVAIL_SIZE,         RING_ENTRIES + AVAIL_ELEM_SIZE * QSIZE + RING_EVENT_SIZE
+	.equ USED_SIZE,          RING_ENTRIES + USED_ELEM_SIZE * QSIZE + RING_EVENT_SIZE
+	.equ HEAD,               0           /* every request uses descriptors 0, 1, 2 */
+
+/* virtio-blk (virtio 1.2 section 5.2) */
+	.equ BLK_CAPACITY_LO,    VIO_CONFIG + 0
+	.equ BLK_CAPACITY_HI,    VIO_CONFIG + 4
+	.equ BLK_T_IN,           0
+	.equ BLK_T_OUT,          1
+	.equ BLK_S_OK,           0
+	.equ BLK_S_IOERR,        1
+	.equ BLK_S_UNSUPP,       2
+	.equ BLK_HDR_TYPE,       0
+	.equ BLK_HDR_RESERVED,   4
+	.equ BLK_HDR_SECTOR,     8
+	.equ BLK_HDR_SIZE,       16
+	.equ BLK_STATUS_SIZE,    1
+	.equ BLK_STATUS_PENDING, 0xff        /* what the status byte holds until the device writes it */
+	.equ SECTOR_SIZE,        512
+	.equ SECTOR_WORDS,       SECTOR_SIZE / 2
+	.equ BLK_MAX_SECTORS,    16          /* blk N: N <= this */
+	.equ BLK_DEFAULT_SECTORS, 8          /* blk with no N */
+	.equ BLK_SHOW_BYTES,     16          /* bytes of sector 0 printed in hex */
+	.equ BENCH_SECTOR,       8           /* blkbench reads 4 KiB at sector 8 */
+	.equ BENCH_BYTES,        4096
+	.equ BENCH_MIN_CAPACITY, BENCH_SECTOR + BENCH_BYTES / SECTOR_SIZE
+	.equ BEYOND_RAM,         0x300000000 /* blkbad: a descriptor address no guest here has */
+	.equ AVAIL_JUMP,         1000        /* blkbad: avail idx moved by more than the queue */
+	.equ SECTOR_WRAPS,       0x0080000000000001 /* blkbad: sector*512 wraps to byte 512 */
+
+/* Polling the used ring: spin on its index, reading the device status
+   (an MMIO exit) every POLL_SPINS turns, for at most POLL_ROUNDS reads
+   (several seconds). */
+	.equ POLL_SPINS,         4096
+	.equ POLL_ROUNDS,        100000
+
+/* blk_submit results */
+	.equ SUBMIT_DONE,        0           /* used entry for our head */
+	.equ SUBMIT_RESET,       1           /* DEVICE_NEEDS_RESET instead */
+	.equ SUBMIT_TIMEOUT,     2           /* neither */
+	.equ SUBMIT_BAD_USED,    3           /* a used entry that is not ours */
 
 /* ---- the PVH entry note: name "Xen", type XEN_ELFNOTE_PHYS32_ENTRY ---- */
 	.equ XEN_ELFNOTE_PHYS32_ENTRY, 18
@@ -312,6 +426,495 @@ test_pf:
 	mov $UNMAPPED, %rax
 	mov (%rax), %eax                /* beyond the identity map, #PF: exits 114 */
 
+/* ---- virtio-blk, driven from ring 3 by polling ----
+   The blk code keeps the device window's address in %r15 (set by
+   blk_init); vread/vwrite are its 32-bit register accesses, each one an
+   MMIO exit (QueueNotify goes to an ioeventfd instead). */
+	.macro vread off, reg
+	movl \off(%r15), \reg
+	.endm
+	.macro vwrite off, val              /* clobbers %r9d */
+	mov \val, %r9d
+	movl %r9d, \off(%r15)
+	.endm
+
+/* blk_init: find the virtio-blk device, reset it, negotiate VERSION_1 only,
+   set up queue 0 (QSIZE entries, rings in .bss) and store the capacity in
+   blk_capacity. Also re-initialises after a DEVICE_NEEDS_RESET. Returns 0 or
+   an EXIT_BLK_* status in %eax. Clobbers %rax %rcx %rdx %rdi %r8 %r9. */
+blk_init:
+	mov $VIRTIO_BASE, %r15d
+	vread VIO_MAGIC, %eax
+	cmp $VIRTIO_MAGIC, %eax
+	jne 9f
+	vread VIO_VERSION, %eax
+	cmp $VIRTIO_VERSION, %eax
+	jne 9f
+	vread VIO_DEVICE_ID, %eax
+	cmp $VIRTIO_ID_BLOCK, %eax
+	jne 9f
+	vwrite VIO_STATUS, $0               /* reset; it must read back 0 */
+	vread VIO_STATUS, %eax
+	test %eax, %eax
+	jnz 7f
+	vwrite VIO_STATUS, $ST_ACK
+	vwrite VIO_STATUS, $(ST_ACK | ST_DRIVER)
+	vwrite VIO_DEV_FEAT_SEL, $0
+	vread VIO_DEV_FEATURES, %eax        /* bits 0-31: read, none taken */
+	vwrite VIO_DEV_FEAT_SEL, $FEATURE_WORD_HI
+	vread VIO_DEV_FEATURES, %eax
+	test $F_VERSION_1_HI, %eax
+	jz 8f
+	vwrite VIO_DRV_FEAT_SEL, $0
+	vwrite VIO_DRV_FEATURES, $0
+	vwrite VIO_DRV_FEAT_SEL, $FEATURE_WORD_HI
+	vwrite VIO_DRV_FEATURES, $F_VERSION_1_HI
+	vwrite VIO_STATUS, $(ST_ACK | ST_DRIVER | ST_FEATURES_OK)
+	vread VIO_STATUS, %eax
+	test $ST_FEATURES_OK, %eax
+	jz 8f
+
+	vwrite VIO_QUEUE_SEL, $QUEUE0
+	vread VIO_QUEUE_READY, %eax
+	test %eax, %eax
+	jnz 7f
+	vread VIO_QUEUE_NUM_MAX, %eax
+	cmp $QSIZE, %eax
+	jb 7f
+	lea vq_start(%rip), %rdi            /* empty rings, and our view of them */
+	mov $(vq_end - vq_start), %ecx
+	xor %eax, %eax
+	rep stosb
+	movw $AVAIL_F_NO_INTERRUPT, vq_avail+RING_FLAGS(%rip)
+	vwrite VIO_QUEUE_NUM, $QSIZE
+	lea vq_desc(%rip), %rax             /* all below 2 MiB: high halves 0 */
+	vwrite VIO_QUEUE_DESC_LO, %eax
+	vwrite VIO_QUEUE_DESC_HI, $0
+	lea vq_avail(%rip), %rax
+	vwrite VIO_QUEUE_AVAIL_LO, %eax
+	vwrite VIO_QUEUE_AVAIL_HI, $0
+	lea vq_used(%rip), %rax
+	vwrite VIO_QUEUE_USED_LO, %eax
+	vwrite VIO_QUEUE_USED_HI, $0
+	vwrite VIO_QUEUE_READY, $1
+	vwrite VIO_STATUS, $(ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK)
+	vread VIO_STATUS, %eax
+	test $(ST_NEEDS_RESET | ST_FAILED), %eax
+	jnz 7f
+	test $ST_DRIVER_OK, %eax
+	jz 7f
+
+	mov $CONFIG_TRIES, %ecx             /* capacity: both halves from one generation */
+1:	vread VIO_CONFIG_GEN, %r8d
+	vread BLK_CAPACITY_LO, %eax
+	vread BLK_CAPACITY_HI, %edx
+	vread VIO_CONFIG_GEN, %edi
+	cmp %edi, %r8d
+	je 2f
+	dec %ecx
+	jnz 1b
+	jmp 7f
+2:	shl $32, %rdx
+	or %rdx, %rax
+	mov %rax, blk_capacity(%rip)
+	xor %eax, %eax
+	ret
+7:	mov $EXIT_BLK_SETUP, %eax
+	ret
+8:	mov $EXIT_BLK_FEATURES, %eax
+	ret
+9:	mov $EXIT_BLK_NODEV, %eax
+	ret
+
+/* blk_fill: lay out one request in descriptors 0-2: the header (type %edi,
+   sector %rsi), the data (%rdx, %ecx bytes; device-writable for IN) and the
+   status byte. Clobbers %rax %r8. */
+blk_fill:
+	lea blk_hdr(%rip), %rax
+	mov %edi, BLK_HDR_TYPE(%rax)
+	movl $0, BLK_HDR_RESERVED(%rax)
+	mov %rsi, BLK_HDR_SECTOR(%rax)
+	movb $BLK_STATUS_PENDING, blk_status(%rip)
+	lea vq_desc(%rip), %r8
+	mov %rax, 0 * DESC_SIZE + DESC_ADDR(%r8)
+	movl $BLK_HDR_SIZE, 0 * DESC_SIZE + DESC_LEN(%r8)
+	movw $DESC_F_NEXT, 0 * DESC_SIZE + DESC_FLAGS(%r8)
+	movw $1, 0 * DESC_SIZE + DESC_NEXT(%r8)
+	mov %rdx, 1 * DESC_SIZE + DESC_ADDR(%r8)
+	mov %ecx, 1 * DESC_SIZE + DESC_LEN(%r8)
+	mov $DESC_F_NEXT, %eax
+	cmp $BLK_T_IN, %edi                 /* the device writes what it reads from disk */
+	jne 1f
+	or $DESC_F_WRITE, %eax
+1:	mov %ax, 1 * DESC_SIZE + DESC_FLAGS(%r8)
+	movw $2, 1 * DESC_SIZE + DESC_NEXT(%r8)
+	lea blk_status(%rip), %rax
+	mov %rax, 2 * DESC_SIZE + DESC_ADDR(%r8)
+	movl $BLK_STATUS_SIZE, 2 * DESC_SIZE + DESC_LEN(%r8)
+	movw $DESC_F_WRITE, 2 * DESC_SIZE + DESC_FLAGS(%r8)
+	movw $0, 2 * DESC_SIZE + DESC_NEXT(%r8)
+	ret
+
+/* blk_submit: make the chain at HEAD available, moving the avail index by
+   %edi (1 for a well-behaved driver), kick queue 0 and poll the used ring.
+   Returns SUBMIT_* in %eax; the used length goes to blk_used_len.
+   Clobbers %rax %rcx %rdx %r8 %r9 %r10. */
+blk_submit:
+	lea vq_avail(%rip), %r8
+	movzwl RING_IDX(%r8), %eax
+	mov %eax, %edx
+	and $(QSIZE - 1), %edx
+	movw $HEAD, RING_ENTRIES(%r8,%rdx,AVAIL_ELEM_SIZE)
+	add %edi, %eax
+	mov %ax, RING_IDX(%r8)              /* x86 stores stay in order: entry, then idx */
+	vwrite VIO_QUEUE_NOTIFY, $QUEUE0
+	lea vq_used(%rip), %r8
+	mov $POLL_ROUNDS, %r10d
+1:	mov $POLL_SPINS, %ecx
+2:	movzwl RING_IDX(%r8), %eax
+	cmp blk_last_used(%rip), %ax
+	jne 3f
+	pause
+	dec %ecx
+	jnz 2b
+	vread VIO_STATUS, %eax
+	test $ST_NEEDS_RESET, %eax
+	jnz 4f
+	dec %r10d
+	jnz 1b
+	mov $SUBMIT_TIMEOUT, %eax
+	ret
+3:	movzwl blk_last_used(%rip), %edx    /* x86 loads stay in order: idx, then entry */
+	incw blk_last_used(%rip)
+	and $(QSIZE - 1), %edx
+	lea RING_ENTRIES(%r8,%rdx,USED_ELEM_SIZE), %rdx
+	mov USED_ELEM_LEN(%rdx), %eax
+	mov %eax, blk_used_len(%rip)
+	cmpl $HEAD, USED_ELEM_ID(%rdx)
+	jne 5f
+	mov $SUBMIT_DONE, %eax
+	ret
+4:	mov $SUBMIT_RESET, %eax
+	ret
+5:	mov $SUBMIT_BAD_USED, %eax
+	ret
+
+/* blk_rw: one request (type %edi, sector %rsi, buffer %rdx, %ecx bytes),
+   waited for. Returns 0 or an EXIT_BLK_* status in %eax.
+   Clobbers %rax %rcx %rdx %rdi %r8-%r11. */
+blk_rw:
+	xor %r11d, %r11d                    /* the used length we expect */
+	cmp $BLK_T_IN, %edi
+	jne 1f
+	mov %ecx, %r11d
+1:	inc %r11d                           /* + the status byte */
+	call blk_fill
+	mov $1, %edi
+	call blk_submit
+	test %eax, %eax
+	jnz 3f
+	cmpb $BLK_S_OK, blk_status(%rip)
+	jne 2f
+	cmp blk_used_len(%rip), %r11d
+	jne 4f
+	ret                                 /* %eax = 0 */
+2:	mov $EXIT_BLK_IOERR, %eax
+	ret
+3:	add $EXIT_BLK_IOERR, %eax           /* SUBMIT_x -> EXIT_BLK_RESET, _TIMEOUT, _USED */
+	ret
+4:	mov $EXIT_BLK_USED, %eax
+	ret
+
+/* blk_fail: print "testguest: blk error: <why>" for the EXIT_BLK_* status
+   in %eax, and return it. Clobbers %rdx %rsi. */
+blk_fail:
+	push %rax
+	lea msg_blk_error(%rip), %rsi
+	call puts
+	mov (%rsp), %rax
+	lea blk_errors(%rip), %rsi
+	mov -EXIT_BLK_FIRST * 8(%rsi,%rax,8), %rsi
+	call puts
+	lea msg_newline(%rip), %rsi
+	call puts
+	pop %rax
+	ret
+
+/* puthex: print the %ecx bytes at %rdi in hex. Clobbers %rax %rcx %rdx %rdi. */
+puthex:
+	push %rbx
+	lea hex_digits(%rip), %rbx
+	mov $COM1_THR, %dx
+1:	movzbl (%rdi), %eax
+	shr $4, %eax
+	movzbl (%rbx,%rax), %eax
+	out %al, %dx
+	movzbl (%rdi), %eax
+	and $0xf, %eax
+	movzbl (%rbx,%rax), %eax
+	out %al, %dx
+	inc %rdi
+	dec %ecx
+	jnz 1b
+	pop %rbx
+	ret
+
+/* blk [N]: write sectors 1..N (default 8, at most 16), one request each;
+   word k of sector s holds s<<8 | k (byte 2k = k, byte 2k+1 = s). Read
+   them back in one request and compare; print sector 0's first 16 bytes
+   and the capacity. */
+test_blk:
+	push %r12
+	push %r15
+	mov %rdi, %r12                      /* N */
+	test %r12, %r12
+	jnz 1f
+	mov $BLK_DEFAULT_SECTORS, %r12d
+1:	mov $EXIT_BLK_ARG, %eax
+	cmp $BLK_MAX_SECTORS, %r12
+	ja 9f
+	call blk_init
+	test %eax, %eax
+	jnz 9f
+	mov $EXIT_BLK_SMALL, %eax
+	cmp blk_capacity(%rip), %r12        /* sectors 1..N must exist */
+	jae 9f
+
+	lea wbuf(%rip), %rdi                /* the pattern */
+	mov $1, %ecx                        /* s */
+2:	xor %eax, %eax                      /* k */
+3:	mov %ecx, %edx
+	shl $8, %edx
+	or %eax, %edx
+	mov %dx, (%rdi)
+	add $2, %rdi
+	inc %eax
+	cmp $SECTOR_WORDS, %eax
+	jb 3b
+	inc %ecx
+	cmp %r12d, %ecx
+	jbe 2b
+
+	mov $1, %esi                        /* write them, one request per sector */
+4:	push %rsi
+	mov $BLK_T_OUT, %edi
+	lea wbuf - SECTOR_SIZE(%rip), %rdx
+	mov %rsi, %rax
+	shl $9, %rax                        /* * SECTOR_SIZE */
+	add %rax, %rdx
+	mov $SECTOR_SIZE, %ecx
+	call blk_rw
+	pop %rsi
+	test %eax, %eax
+	jnz 9f
+	inc %esi
+	cmp %r12d, %esi
+	jbe 4b
+
+	lea rbuf(%rip), %rdi                /* read them back in one request */
+	mov %r12d, %ecx
+	shl $9, %ecx
+	xor %eax, %eax
+	rep stosb
+	mov $BLK_T_IN, %edi
+	mov $1, %esi
+	lea rbuf(%rip), %rdx
+	mov %r12d, %ecx
+	shl $9, %ecx
+	call blk_rw
+	test %eax, %eax
+	jnz 9f
+	lea wbuf(%rip), %rsi
+	lea rbuf(%rip), %rdi
+	mov %r12d, %ecx
+	shl $9, %ecx
+	repe cmpsb
+	mov $EXIT_BLK_MISMATCH, %eax
+	jne 9f
+
+	mov $BLK_T_IN, %edi                 /* sector 0, as the host wrote it */
+	xor %esi, %esi
+	lea rbuf(%rip), %rdx
+	mov $SECTOR_SIZE, %ecx
+	call blk_rw
+	test %eax, %eax
+	jnz 9f
+	lea msg_blk_sector0(%rip), %rsi
+	call puts
+	lea rbuf(%rip), %rdi
+	mov $BLK_SHOW_BYTES, %ecx
+	call puthex
+	lea msg_newline(%rip), %rsi
+	call puts
+	lea msg_blk_ok(%rip), %rsi
+	call puts
+	mov blk_capacity(%rip), %rax
+	call putdec
+	lea msg_newline(%rip), %rsi
+	call puts
+	mov $EXIT_OK, %eax
+	jmp 10f
+9:	call blk_fail
+10:	pop %r15
+	pop %r12
+	ret
+
+/* blkbench N: N reads of 4 KiB at sector 8 into one buffer, between the
+   marks: each is a whole request round trip (descriptors, avail ring,
+   QueueNotify to the ioeventfd, the device's work, the used-ring poll). */
+test_blkbench:
+	push %r12
+	push %r13
+	push %r15
+	mov %rdi, %r12
+	call blk_init
+	test %eax, %eax
+	jnz 9f
+	mov $EXIT_BLK_SMALL, %eax
+	cmpq $BENCH_MIN_CAPACITY, blk_capacity(%rip)
+	jb 9f
+	mov $MARK_BEGIN, %eax
+	call mark
+	mov %r12, %r13
+	test %r13, %r13
+	jz 2f
+1:	mov $BLK_T_IN, %edi
+	mov $BENCH_SECTOR, %esi
+	lea rbuf(%rip), %rdx
+	mov $BENCH_BYTES, %ecx
+	call blk_rw
+	test %eax, %eax
+	jnz 9f
+	dec %r13
+	jnz 1b
+2:	mov $MARK_END, %eax
+	call mark
+	mov %r12, %rax
+	lea name_blkbench(%rip), %rdi
+	call report_done
+	mov $EXIT_OK, %eax
+	jmp 10f
+9:	call blk_fail
+10:	pop %r15
+	pop %r13
+	pop %r12
+	ret
+
+/* blkbad: hostile requests (bad_cases). Each must end with
+   VIRTIO_BLK_S_IOERR or DEVICE_NEEDS_RESET; after a reset (or a timeout)
+   the device is reset and set up again. Prints
+   "testguest: blkbad <case>: <outcome>" per case, then a normal read must
+   work: "testguest: blkbad ok" and 0, or "testguest: blkbad failed" and
+   EXIT_BLK_HOSTILE. */
+test_blkbad:
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	call blk_init
+	test %eax, %eax
+	jnz 9f
+	xor %r13d, %r13d                    /* the status to return */
+	lea bad_cases(%rip), %r12
+1:	cmpq $0, (%r12)
+	je 5f
+	lea msg_blkbad(%rip), %rsi
+	call puts
+	mov (%r12), %rsi
+	call puts
+	lea msg_colon(%rip), %rsi
+	call puts
+	call *8(%r12)                       /* SUBMIT_* in %eax */
+	mov %eax, %r14d
+	lea outcomes(%rip), %rsi
+	mov (%rsi,%rax,8), %rsi
+	cmp $SUBMIT_DONE, %eax
+	jne 2f
+	lea out_ioerr(%rip), %rsi           /* done: the status byte says how */
+	cmpb $BLK_S_IOERR, blk_status(%rip)
+	je 2f
+	lea out_ok(%rip), %rsi
+	cmpb $BLK_S_OK, blk_status(%rip)
+	je 2f
+	lea out_other(%rip), %rsi
+2:	lea out_ioerr(%rip), %rax
+	cmp %rax, %rsi
+	je 3f
+	lea out_needs_reset(%rip), %rax
+	cmp %rax, %rsi
+	je 3f
+	mov $EXIT_BLK_HOSTILE, %r13d        /* anything else is govm's fault */
+3:	call puts
+	lea msg_newline(%rip), %rsi
+	call puts
+	vread VIO_STATUS, %eax              /* broken, or no answer: start again */
+	test $ST_NEEDS_RESET, %eax
+	jnz 4f
+	cmp $SUBMIT_DONE, %r14d
+	je 6f
+4:	call blk_init
+	test %eax, %eax
+	jnz 9f
+6:	add $16, %r12
+	jmp 1b
+
+5:	mov $BLK_T_IN, %edi                 /* the device still works */
+	xor %esi, %esi
+	lea rbuf(%rip), %rdx
+	mov $SECTOR_SIZE, %ecx
+	call blk_rw
+	test %eax, %eax
+	jnz 9f
+	lea msg_blkbad_ok(%rip), %rsi
+	test %r13d, %r13d
+	jz 7f
+	lea msg_blkbad_failed(%rip), %rsi
+7:	call puts
+	mov %r13d, %eax
+	jmp 10f
+9:	call blk_fail
+10:	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	ret
+
+/* The hostile cases: each builds a broken request and returns what
+   blk_submit said. */
+bad_fill:                               /* a good read of sector 1, to break */
+	mov $BLK_T_IN, %edi
+	mov $1, %esi
+	lea rbuf(%rip), %rdx
+	mov $SECTOR_SIZE, %ecx
+	jmp blk_fill
+bad_desc_addr:                          /* the data buffer beyond guest RAM */
+	call bad_fill
+	mov $BEYOND_RAM, %rax
+	mov %rax, vq_desc + 1 * DESC_SIZE + DESC_ADDR(%rip)
+	mov $1, %edi
+	jmp blk_submit
+bad_chain_loop:                         /* 0 -> 1 -> 0 -> 1 ... */
+	call bad_fill
+	movw $0, vq_desc + 1 * DESC_SIZE + DESC_NEXT(%rip)
+	mov $1, %edi
+	jmp blk_submit
+bad_avail_jump:                         /* 1000 new entries in a queue of 16 */
+	call bad_fill
+	mov $AVAIL_JUMP, %edi
+	jmp blk_submit
+bad_sector:                             /* the first sector past the end */
+	call bad_fill
+	mov blk_capacity(%rip), %rax
+	mov %rax, blk_hdr + BLK_HDR_SECTOR(%rip)
+	mov $1, %edi
+	jmp blk_submit
+bad_sector_wrap:                        /* sector*512 wraps around 2^64 */
+	call bad_fill
+	mov $SECTOR_WRAPS, %rax
+	mov %rax, blk_hdr + BLK_HDR_SECTOR(%rip)
+	mov $1, %edi
+	jmp blk_submit
+
 /* ---- exceptions (ring 0): print the vector, exit 100+vector ---- */
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 fault_\v:
@@ -338,7 +941,25 @@ test_table:                             /* (name, function); "hello" first: the 
 	.quad name_ud, test_ud
 	.quad name_gp, test_gp
 	.quad name_pf, test_pf
+	.quad name_blk, test_blk
+	.quad name_blkbench, test_blkbench
+	.quad name_blkbad, test_blkbad
 	.quad 0, 0
+
+bad_cases:                              /* (name, function) for blkbad */
+	.quad case_desc_addr, bad_desc_addr
+	.quad case_chain_loop, bad_chain_loop
+	.quad case_avail_jump, bad_avail_jump
+	.quad case_sector, bad_sector
+	.quad case_sector_wrap, bad_sector_wrap
+	.quad 0, 0
+
+outcomes:                               /* by SUBMIT_*; SUBMIT_DONE is refined by the status byte */
+	.quad out_ok, out_needs_reset, out_timeout, out_bad_used
+
+blk_errors:                             /* by EXIT_BLK_* - EXIT_BLK_FIRST */
+	.quad err_nodev, err_features, err_setup, err_small, err_ioerr, err_reset
+	.quad err_timeout, err_used, err_mismatch, err_arg, err_hostile
 
 /* iretq pops this: RIP, CS, RFLAGS, RSP, SS. */
 iret_frame:
@@ -420,6 +1041,39 @@ name_mmio:	.asciz "mmio"
 name_ud:	.asciz "ud"
 name_gp:	.asciz "gp"
 name_pf:	.asciz "pf"
+name_blk:	.asciz "blk"
+name_blkbench:	.asciz "blkbench"
+name_blkbad:	.asciz "blkbad"
+hex_digits:	.ascii "0123456789abcdef"
+msg_blk_error:	.asciz "testguest: blk error: "
+msg_blk_sector0: .asciz "testguest: blk sector0 "
+msg_blk_ok:	.asciz "testguest: blk ok capacity="
+msg_blkbad:	.asciz "testguest: blkbad "
+msg_colon:	.asciz ": "
+msg_blkbad_ok:	.asciz "testguest: blkbad ok\n"
+msg_blkbad_failed: .asciz "testguest: blkbad failed\n"
+case_desc_addr:	.asciz "desc-beyond-ram"
+case_chain_loop: .asciz "chain-loop"
+case_avail_jump: .asciz "avail-jump"
+case_sector:	.asciz "sector-beyond-capacity"
+case_sector_wrap: .asciz "sector-wraps"
+out_ok:		.asciz "ok"
+out_ioerr:	.asciz "ioerr"
+out_needs_reset: .asciz "needs-reset"
+out_timeout:	.asciz "timeout"
+out_bad_used:	.asciz "bad-used"
+out_other:	.asciz "bad-status"
+err_nodev:	.asciz "no virtio-blk device at 0xd0000000"
+err_features:	.asciz "VERSION_1 not offered or FEATURES_OK refused"
+err_setup:	.asciz "queue setup or DRIVER_OK refused"
+err_small:	.asciz "disk too small"
+err_ioerr:	.asciz "request status not OK"
+err_reset:	.asciz "device needs reset"
+err_timeout:	.asciz "no used entry (timeout)"
+err_used:	.asciz "wrong used entry or length"
+err_mismatch:	.asciz "read back differs from what was written"
+err_arg:	.asciz "N above 16"
+err_hostile:	.asciz "a hostile case ended badly"
 
 /* ---- page tables: built at assembly time, identity map 0-4 GiB ---- */
 	.section .pagetables, "aw"
@@ -440,8 +1094,25 @@ pd:
 	.set addr, addr + PAGE_2M
 	.endr
 
-/* ---- stacks ---- */
+/* ---- stacks, virtio rings and buffers ---- */
 	.section .bss
+	.balign 4096
+vq_start:                               /* blk_init clears vq_start..vq_end */
+vq_desc:	.skip QSIZE * DESC_SIZE     /* 16-byte aligned */
+vq_avail:	.skip AVAIL_SIZE            /* 2-byte aligned */
+	.balign 4
+vq_used:	.skip USED_SIZE             /* 4-byte aligned */
+	.balign 16
+blk_hdr:	.skip BLK_HDR_SIZE
+blk_status:	.skip BLK_STATUS_SIZE
+	.balign 8
+blk_capacity:	.skip 8                     /* sectors */
+blk_used_len:	.skip 4                     /* of the last used entry */
+blk_last_used:	.skip 2                     /* used idx we have consumed up to */
+vq_end:
+	.balign 4096
+wbuf:	.skip BLK_MAX_SECTORS * SECTOR_SIZE
+rbuf:	.skip BLK_MAX_SECTORS * SECTOR_SIZE
 	.balign 16
 	.skip STACK_SIZE
 ring0_stack_top:
