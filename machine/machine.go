@@ -312,6 +312,8 @@ func (m *Machine) writeACPI(virtio []acpi.MMIODevice) (uint64, error) {
 		Virtio: virtio, VirtioEdgeTriggered: true,
 		SleepControlPort: ACPISleepCtlPort, SleepStatusPort: ACPISleepStsPort,
 		ResetPort: ACPIResetPort, ResetValue: ACPIResetValue, COM1: true,
+		// A Generic Event Device on this GSI: PressPowerButton.
+		PowerButtonGSI: PowerButtonGSI,
 		// No CMOS RTC: the guest takes wall-clock time from kvmclock, and
 		// Linux probing an absent RTC costs tens of thousands of exits.
 		NoCMOSRTC: true,

@@ -8,11 +8,14 @@
 #   Debian       gcc (test guest, C exit-loop baseline), cpio/xz/zstd/kmod
 #                (guest images), busybox-static, qemu-system-x86 (the
 #                nested-KVM harness and the peer benchmarks), acpica-tools
-#                (ACPI table tests), util-linux (script, for gokvm)
+#                (ACPI table tests), util-linux (script, for gokvm),
+#                libsdl2-dev (the SDL window), Xvfb, xdotool, ImageMagick
+#                (testing the window as a person would)
 set -euo pipefail
 
 PKGS=(gcc libc6-dev make cpio xz-utils zstd kmod busybox-static qemu-system-x86
-	acpica-tools util-linux bsdextrautils ca-certificates iproute2 iputils-ping strace)
+	acpica-tools util-linux bsdextrautils ca-certificates iproute2 iputils-ping strace
+	libsdl2-dev xvfb xauth xdotool x11-apps imagemagick)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

@@ -49,6 +49,9 @@ quit, Ctrl-A h for help.
 For CI, --expect waits for a line on the console, --timeout bounds the run,
 and --console-log keeps a copy of everything the guest printed.
 
+Send govm SIGPWR to press the guest's ACPI power button (kill -PWR PID): a
+guest that handles it powers off, and govm exits 0.
+
 Exit status:
   0  the guest powered off (or rebooted), or --expect matched
   1  govm could not start or run the VM (bad kernel, no /dev/kvm, ...)
@@ -191,6 +194,11 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	// SIGPWR (Linux's "power failure" signal) presses the guest's ACPI
+	// power button: the guest shuts down on its own terms.
+	power := make(chan os.Signal, 1)
+	signal.Notify(power, unix.SIGPWR)
+	defer signal.Stop(power)
 	var timeout <-chan time.Time
 	if f.timeout > 0 {
 		t := time.NewTimer(f.timeout)
@@ -201,19 +209,30 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 	if exp != nil {
 		matched = exp.Matched()
 	}
+	watcher := make(chan struct{})
 	go func() {
-		select {
-		case <-m.Done():
-		case s := <-sigs:
-			sig := s.(syscall.Signal)
-			m.Stop(128+int(sig), "stopped by signal "+unix.SignalName(sig))
-		case <-timeout:
-			m.Stop(exitTimeout, fmt.Sprintf("timeout: the guest ran for %v", f.timeout)+expectHint(f))
-		case <-matched:
-			m.Stop(exitOK, "")
+		defer close(watcher)
+		for {
+			select {
+			case <-m.Done():
+			case <-power:
+				if err := m.PressPowerButton(); err != nil {
+					fmt.Fprintf(os.Stderr, "\r\ngovm: %v\r\n", err)
+				}
+				continue
+			case s := <-sigs:
+				sig := s.(syscall.Signal)
+				m.Stop(128+int(sig), "stopped by signal "+unix.SignalName(sig))
+			case <-timeout:
+				m.Stop(exitTimeout, fmt.Sprintf("timeout: the guest ran for %v", f.timeout)+expectHint(f))
+			case <-matched:
+				m.Stop(exitOK, "")
+			}
+			return
 		}
 	}()
 	res := m.Run()
+	<-watcher // it may be pressing the power button: Close must wait
 	st, t := m.Stats(), m.Timing()
 	if err := m.Close(); err != nil {
 		// For example a disk whose final flush failed: the guest's data

@@ -6,7 +6,9 @@
 //   - its CPUs and interrupt controllers from the MADT,
 //   - its virtio-mmio devices (and optionally COM1) from the DSDT,
 //   - how to power off from \_S5_ and the FADT SLEEP_CONTROL_REG,
-//   - how to reboot from the FADT RESET_REG.
+//   - how to reboot from the FADT RESET_REG,
+//   - optionally, a power button: a Generic Event Device whose interrupt
+//     notifies a PNP0C0C device (ged.go).
 //
 // The blob Build returns is laid out as
 //
@@ -70,6 +72,11 @@ type Config struct {
 
 	COM1 bool // describe a PNP0501 UART at 0x3f8, IRQ 4
 
+	// PowerButtonGSI, when not 0, adds a power button: a Generic Event
+	// Device with this edge-triggered, active-high GSI, and a PNP0C0C
+	// device it notifies. Pulse the GSI to press the button.
+	PowerButtonGSI uint32
+
 	// NoCMOSRTC sets the FADT's "CMOS RTC not present" boot flag, so Linux
 	// does not probe an MC146818 at ports 0x70/0x71. Set it when the
 	// machine has none (the guest then takes wall-clock time from kvmclock).
@@ -98,6 +105,15 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%w: COM1's IRQ %d is below IOAPIC GSI base %d", ErrConfig, com1IRQ, c.IOAPICGSIBase)
 		}
 		gsiUsed[com1IRQ] = true // ISA IRQs map 1:1 to GSIs: no overrides
+	}
+	if g := c.PowerButtonGSI; g != 0 {
+		if g < c.IOAPICGSIBase {
+			return fmt.Errorf("%w: power button GSI %d below IOAPIC GSI base %d", ErrConfig, g, c.IOAPICGSIBase)
+		}
+		if gsiUsed[g] {
+			return fmt.Errorf("%w: power button GSI %d already used", ErrConfig, g)
+		}
+		gsiUsed[g] = true
 	}
 	windows := make([]MMIODevice, 0, len(c.Virtio))
 	for i, d := range c.Virtio {

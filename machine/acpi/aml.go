@@ -7,8 +7,9 @@ import (
 )
 
 // A tiny AML (ACPI Machine Language) encoder: just enough to declare named
-// objects, devices and resource templates. ACPI 6.5 chapter 20 defines the
-// grammar; the opcodes used here are listed below.
+// objects, devices and resource templates, and the one small method the
+// power button needs (Method, If, LEqual, Notify, Arg0). ACPI 6.5 chapter 20
+// defines the grammar; the opcodes used here are listed below.
 const (
 	zeroOp         = 0x00
 	oneOp          = 0x01
@@ -21,8 +22,13 @@ const (
 	scopeOp        = 0x10
 	bufferOp       = 0x11
 	packageOp      = 0x12
+	methodOp       = 0x14
 	extOpPrefix    = 0x5b
+	arg0Op         = 0x68 // Arg0..Arg6 are 0x68..0x6e
 	deviceOp       = 0x82 // follows extOpPrefix
+	notifyOp       = 0x86
+	lEqualOp       = 0x93
+	ifOp           = 0xa0
 	rootChar       = '\\'
 	dualNamePrefix = 0x2e
 	multiNamePfx   = 0x2f
@@ -36,6 +42,10 @@ const (
 	pkgLenMax       = 1<<28 - 1
 	pkgLenCountShft = 6
 	maxPkgElements  = 255 // Package's NumElements is one byte
+
+	// MethodFlags: bits 2..0 the argument count, bit 3 Serialized, bits
+	// 7..4 the SyncLevel. The methods here are NotSerialized, SyncLevel 0.
+	maxMethodArgs = 7
 )
 
 // ErrAML reports an object the encoder cannot express.
@@ -225,4 +235,31 @@ func (e *encoder) pkgOf(elems ...[]byte) []byte {
 // buffer encodes Buffer() { data }.
 func (e *encoder) buffer(data []byte) []byte {
 	return e.pkg([]byte{bufferOp}, integer(uint64(len(data))), data)
+}
+
+// method encodes Method(path, nargs, NotSerialized) { body }.
+func (e *encoder) method(path string, nargs int, body ...[]byte) []byte {
+	if nargs < 0 || nargs > maxMethodArgs {
+		return e.fail(fmt.Errorf("%w: method %s with %d arguments, at most %d", ErrAML, path, nargs, maxMethodArgs))
+	}
+	return e.pkg([]byte{methodOp}, append([][]byte{e.nameString(path), {byte(nargs)}}, body...)...)
+}
+
+// ifThen encodes If (predicate) { body }.
+func (e *encoder) ifThen(predicate []byte, body ...[]byte) []byte {
+	return e.pkg([]byte{ifOp}, append([][]byte{predicate}, body...)...)
+}
+
+// lEqual encodes LEqual(a, b), in ASL 2.0 (a == b).
+func lEqual(a, b []byte) []byte {
+	return concat([]byte{lEqualOp}, a, b)
+}
+
+// arg0 is the method's first argument.
+func arg0() []byte { return []byte{arg0Op} }
+
+// notify encodes Notify(path, value): queue notification value for the
+// device at path, to be delivered to its driver.
+func (e *encoder) notify(path string, value uint64) []byte {
+	return concat([]byte{notifyOp}, e.nameString(path), integer(value))
 }

@@ -204,3 +204,38 @@ func TestResourceDescriptors(t *testing.T) {
 		t.Errorf("irqNoFlags(16) error = %v, want ErrAML", e.err)
 	}
 }
+
+func TestMethodTerms(t *testing.T) {
+	var e encoder
+	tests := []struct {
+		name string
+		got  []byte
+		want []byte
+	}{
+		{"Arg0 == 0x17", lEqual(arg0(), integer(0x17)), []byte{lEqualOp, arg0Op, bytePrefix, 0x17}},
+		{`Notify(\_SB_.PWRB, 0x80)`, e.notify(`\_SB_.PWRB`, 0x80),
+			[]byte{notifyOp, '\\', dualNamePrefix, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', bytePrefix, 0x80}},
+		{"If (One) {}", e.ifThen(integer(1)), []byte{ifOp, 2, oneOp}},
+		{"Method(_EVT, 1) {}", e.method("_EVT", 1), []byte{methodOp, 6, '_', 'E', 'V', 'T', 1}},
+		{"Method(_EVT, 1) { If (Arg0 == Zero) {} }", e.method("_EVT", 1, e.ifThen(lEqual(arg0(), integer(0)))),
+			[]byte{methodOp, 11, '_', 'E', 'V', 'T', 1, ifOp, 4, lEqualOp, arg0Op, zeroOp}},
+	}
+	if e.err != nil {
+		t.Fatal(e.err)
+	}
+	for _, tt := range tests {
+		if !bytes.Equal(tt.got, tt.want) {
+			t.Errorf("%s = % x, want % x", tt.name, tt.got, tt.want)
+		}
+	}
+	for _, n := range []int{-1, 8} {
+		var e encoder
+		if e.method("_EVT", n); !errors.Is(e.err, ErrAML) {
+			t.Errorf("method with %d arguments: error %v, want ErrAML", n, e.err)
+		}
+	}
+	var bad encoder
+	if bad.notify("pwrb", 0x80); !errors.Is(bad.err, ErrAML) {
+		t.Errorf("notify of a bad name: error %v, want ErrAML", bad.err)
+	}
+}

@@ -2,6 +2,7 @@ package acpi
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,14 +50,34 @@ func TestDSDTWithIASL(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		cpus, virtio int
+		powerButton  uint32
 	}{
-		{"small", 2, 3},        // one-byte and two-byte PkgLengths
-		{"large", MaxCPUs, 19}, // a Scope over 4 KiB: three-byte PkgLength
+		{"small", 2, 3, 23},       // one-byte and two-byte PkgLengths
+		{"large", MaxCPUs, 19, 0}, // a Scope over 4 KiB: three-byte PkgLength
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			dsdt := walk(t, govmConfig(tc.cpus, tc.virtio)).dsdt
+			cfg := govmConfig(tc.cpus, tc.virtio)
+			cfg.PowerButtonGSI = tc.powerButton
+			dsdt := walk(t, cfg).dsdt
 			dsl := disassemble(t, dir, "dsdt", dsdt)
+			if tc.powerButton != 0 {
+				for _, want := range []string{
+					`Name (_HID, "ACPI0013" /* Generic Event Device */)`,
+					"Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )\n                {\n                    0x00000017,",
+					"Method (_EVT, 1, NotSerialized)",
+					"If ((Arg0 == 0x17))",
+					`Notify (\_SB.PWRB, 0x80)`,
+					`Device (PWRB)`,
+					`Name (_HID, EisaId ("PNP0C0C") /* Power Button Device */)`,
+				} {
+					if !strings.Contains(dsl, want) {
+						t.Errorf("disassembly lacks %q", want)
+					}
+				}
+			} else if strings.Contains(dsl, "ACPI0013") || strings.Contains(dsl, "PNP0C0C") {
+				t.Errorf("power button described though PowerButtonGSI is 0")
+			}
 			for _, want := range []string{
 				`Name (_HID, "LNRO0005")`,
 				"Memory32Fixed (ReadWrite,\n                    0xD0000000,",
@@ -77,7 +98,9 @@ func TestDSDTWithIASL(t *testing.T) {
 			if n := strings.Count(dsl, `"ACPI0007"`); n != tc.cpus {
 				t.Errorf("%d processor devices, want %d", n, tc.cpus)
 			}
-			out := iasl(t, dir, "-p", "re", "dsdt.dsl")
+			// -on: keep name paths as written (iasl would shorten
+			// Notify's \_SB.PWRB to PWRB, which resolves the same).
+			out := iasl(t, dir, "-on", "-p", "re", "dsdt.dsl")
 			if !strings.Contains(out, "0 Errors, 0 Warnings") {
 				t.Errorf("recompiling the disassembly:\n%s", out)
 			}
@@ -169,5 +192,45 @@ func TestTablesWithACPIExec(t *testing.T) {
 	}
 	if bytes.Contains(out, []byte("ACPI Error")) || bytes.Contains(out, []byte("ACPI Warning")) {
 		t.Errorf("acpiexec reports a problem:\n%s", out)
+	}
+}
+
+// ACPICA runs the GED's _EVT the way Linux's evged driver does, with the GSI
+// as argument: the power button's GSI notifies PWRB with 0x80, any other
+// GSI does nothing.
+func TestPowerButtonWithACPIExec(t *testing.T) {
+	if _, err := exec.LookPath("acpiexec"); err != nil {
+		t.Skip("acpiexec not installed (apt-get install acpica-tools)")
+	}
+	const gsi = 23
+	dir := t.TempDir()
+	cfg := govmConfig(1, 2)
+	cfg.PowerButtonGSI = gsi
+	p := walk(t, cfg)
+	for name, tbl := range map[string][]byte{"facp": p.fadt, "dsdt": p.dsdt, "apic": p.madt} {
+		if err := os.WriteFile(filepath.Join(dir, name+".dat"), tbl, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const notified = "Received a Device Notify on [PWRB]"
+	for _, tc := range []struct {
+		arg    int
+		notify bool
+	}{{gsi, true}, {5, false}, {0, false}} {
+		cmd := exec.Command("acpiexec", "-b", fmt.Sprintf(`evaluate \_SB_.GED_._EVT %d`, tc.arg), "facp.dat", "dsdt.dat", "apic.dat")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("acpiexec: %v\n%s", err, out)
+		}
+		if got := bytes.Contains(out, []byte(notified)); got != tc.notify {
+			t.Errorf("_EVT(%d): notified PWRB = %v, want %v:\n%s", tc.arg, got, tc.notify, out)
+		}
+		if tc.notify && !bytes.Contains(out, []byte("Value 0x80")) {
+			t.Errorf("_EVT(%d): notification is not 0x80:\n%s", tc.arg, out)
+		}
+		if bytes.Contains(out, []byte("ACPI Error")) || bytes.Contains(out, []byte("ACPI Warning")) {
+			t.Errorf("_EVT(%d): acpiexec reports a problem:\n%s", tc.arg, out)
+		}
 	}
 }

@@ -262,6 +262,9 @@ func buildDSDT(cfg *Config) ([]byte, error) {
 			)),
 		))
 	}
+	if cfg.PowerButtonGSI != 0 {
+		sb = append(sb, e.powerButtonDevices(cfg.PowerButtonGSI)...)
+	}
 	for i, d := range cfg.Virtio {
 		sb = append(sb, e.device(fmt.Sprintf("V%03X", i),
 			e.name("_HID", e.str(virtioHID)),

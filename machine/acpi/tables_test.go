@@ -235,6 +235,9 @@ func TestBuildRejects(t *testing.T) {
 		{"GSI shared", mod(func(c *Config) { c.Virtio[1].GSI = c.Virtio[0].GSI }), testBase, ErrConfig},
 		{"GSI of COM1", mod(func(c *Config) { c.Virtio[0].GSI = 4 }), testBase, ErrConfig},
 		{"GSI below IOAPIC", mod(func(c *Config) { c.IOAPICGSIBase = 6; c.COM1 = false }), testBase, ErrConfig},
+		{"power button on COM1's GSI", mod(func(c *Config) { c.PowerButtonGSI = 4 }), testBase, ErrConfig},
+		{"power button on a virtio GSI", mod(func(c *Config) { c.PowerButtonGSI = c.Virtio[1].GSI }), testBase, ErrConfig},
+		{"power button below IOAPIC", mod(func(c *Config) { c.IOAPICGSIBase = 8; c.COM1 = false; c.PowerButtonGSI = 7 }), testBase, ErrConfig},
 		{"too many names", govmConfig(1, maxDevNames+1), testBase, ErrConfig},
 		{"blob too large", govmConfig(MaxCPUs, 2000), testBase, ErrTooLarge},
 		{"base unaligned", govmConfig(1, 0), testBase + 8, ErrConfig},
@@ -267,6 +270,32 @@ func TestVirtioEdgeTriggered(t *testing.T) {
 	}
 }
 
+// PowerButtonGSI adds exactly the GED and the PNP0C0C device, and only
+// them: the rest of the DSDT is unchanged.
+func TestPowerButtonDevices(t *testing.T) {
+	cfg := govmConfig(2, 2)
+	without := walk(t, cfg).dsdt
+	cfg.PowerButtonGSI = 23
+	with := walk(t, cfg).dsdt
+	var e encoder
+	devs := concat(e.powerButtonDevices(23)...)
+	if e.err != nil {
+		t.Fatal(e.err)
+	}
+	if !bytes.Contains(with, devs) || bytes.Contains(without, []byte(gedHID)) {
+		t.Fatalf("power button devices: in DSDT with GSI %v, in DSDT without %v",
+			bytes.Contains(with, devs), bytes.Contains(without, []byte(gedHID)))
+	}
+	// The Scope's PkgLength grows by up to one byte; so does the table.
+	if d := len(with) - len(without); d < len(devs) || d > len(devs)+1 {
+		t.Errorf("DSDT grew by %d bytes for %d bytes of devices", d, len(devs))
+	}
+	edge := []byte{tagExtInterrupt, 6, 0, intConsumer | intEdge, 1, 23, 0, 0, 0}
+	if !bytes.Contains(devs, edge) {
+		t.Errorf("GED interrupt is not Edge/ActiveHigh/Exclusive GSI 23: % x", devs)
+	}
+}
+
 func FuzzBuild(f *testing.F) {
 	f.Add(uint8(1), uint8(0), false, uint16(0x3c0), uint32(0))
 	f.Add(uint8(2), uint8(3), true, uint16(0x3c0), uint32(0))
@@ -276,6 +305,7 @@ func FuzzBuild(f *testing.F) {
 		cfg.COM1 = com1
 		cfg.SleepControlPort, cfg.SleepStatusPort, cfg.ResetPort = port, port+1, port+2
 		cfg.IOAPICGSIBase = gsiBase % 8
+		cfg.PowerButtonGSI = (gsiBase >> 8) % 32
 		blob, rsdp, err := Build(cfg, testBase)
 		if err != nil {
 			if !errors.Is(err, ErrConfig) && !errors.Is(err, ErrTooLarge) {
