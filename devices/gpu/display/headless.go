@@ -1,0 +1,159 @@
+package display
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/govm/govm/devices/gpu"
+	"github.com/govm/govm/devices/input"
+)
+
+// MaxScanouts is the number of scanouts a Headless sink keeps, the
+// virtio-gpu maximum (VIRTIO_GPU_MAX_SCANOUTS).
+const MaxScanouts = 16
+
+// screenshotMode is the permission of a written PNG file.
+const screenshotMode = 0o644
+
+// Errors a screenshot can wrap.
+var (
+	ErrNoFrame  = errors.New("the guest has not drawn anything")
+	ErrDisabled = errors.New("the guest has disabled it")
+)
+
+// scanout is the last frame presented on one scanout, tightly packed
+// (stride = width*4) in the guest's format.
+type scanout struct {
+	seen    bool // a frame was presented at least once
+	enabled bool // the last Present was not an empty frame
+	width   int
+	height  int
+	format  gpu.Format
+	pix     []byte
+}
+
+// Headless is a Sink that keeps a copy of the last frame of each scanout,
+// for screenshots. Memory is bounded: one frame per scanout, and a
+// scanout's buffer is reused while its size does not change. It is safe
+// for concurrent use.
+type Headless struct {
+	mu       sync.Mutex
+	scanouts [MaxScanouts]scanout
+}
+
+var _ gpu.Sink = (*Headless)(nil)
+
+// NewHeadless returns an empty Headless sink.
+func NewHeadless() *Headless { return &Headless{} }
+
+// Present copies f. An empty frame (Width 0) marks the scanout disabled.
+func (h *Headless) Present(n uint32, f gpu.Frame) error {
+	if n >= MaxScanouts {
+		return fmt.Errorf("headless: scanout %d out of range (max %d)", n, MaxScanouts-1)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := &h.scanouts[n]
+	if f.Width == 0 {
+		s.seen, s.enabled = true, false
+		return nil
+	}
+	if err := CheckFrame(f); err != nil {
+		return fmt.Errorf("headless: scanout %d: %w", n, err)
+	}
+	row := f.Width * bytesPerPixel
+	size := row * f.Height
+	if len(s.pix) != size {
+		s.pix = make([]byte, size)
+	}
+	for y := 0; y < f.Height; y++ {
+		copy(s.pix[y*row:(y+1)*row], f.Pix[y*f.Stride:])
+	}
+	s.seen, s.enabled = true, true
+	s.width, s.height, s.format = f.Width, f.Height, f.Format
+	return nil
+}
+
+// Events returns nil: a headless display has no input.
+func (h *Headless) Events() <-chan input.Event { return nil }
+
+// Close drops the stored frames.
+func (h *Headless) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.scanouts = [MaxScanouts]scanout{}
+	return nil
+}
+
+// Screenshot converts the last frame of scanout n to an image. It returns
+// false if nothing was presented there, or if the scanout is disabled.
+func (h *Headless) Screenshot(n uint32) (image.Image, bool) {
+	img, err := h.screenshot(n)
+	if err != nil {
+		return nil, false
+	}
+	return img, true
+}
+
+func (h *Headless) screenshot(n uint32) (*image.RGBA, error) {
+	if n >= MaxScanouts {
+		return nil, fmt.Errorf("scanout %d out of range (max %d)", n, MaxScanouts-1)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := &h.scanouts[n]
+	switch {
+	case !s.seen:
+		return nil, fmt.Errorf("no frame on scanout %d yet: %w", n, ErrNoFrame)
+	case !s.enabled:
+		return nil, fmt.Errorf("scanout %d is off: %w", n, ErrDisabled)
+	}
+	return ToImage(gpu.Frame{
+		Width: s.width, Height: s.height, Stride: s.width * bytesPerPixel,
+		Format: s.format, Pix: s.pix,
+	}), nil
+}
+
+// WritePNG writes the last frame of scanout n to path as a PNG. The file
+// appears whole or not at all: it is written to a temporary file in the
+// same directory, then renamed.
+func (h *Headless) WritePNG(path string, n uint32) error {
+	img, err := h.screenshot(n)
+	if err != nil {
+		return err
+	}
+	return WritePNG(path, img)
+}
+
+// WritePNG encodes img to path atomically (a temporary file in the same
+// directory, then a rename). The SDL sink shares it.
+func WritePNG(path string, img image.Image) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()           // may already be closed; the write error wins
+			os.Remove(tmp.Name()) // best effort: the temporary file is ours
+		}
+	}()
+	if err := png.Encode(tmp, img); err != nil {
+		return fmt.Errorf("screenshot: encoding %s: %w", path, err)
+	}
+	if err := tmp.Chmod(screenshotMode); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	return nil
+}
