@@ -15,7 +15,7 @@ set -euo pipefail
 
 PKGS=(gcc libc6-dev make cpio xz-utils zstd kmod busybox-static qemu-system-x86
 	acpica-tools util-linux bsdextrautils ca-certificates iproute2 iputils-ping strace
-	libsdl2-dev xvfb xauth xdotool x11-apps imagemagick)
+	libsdl2-dev xvfb xauth xdotool x11-apps imagemagick edid-decode)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
