@@ -19,8 +19,9 @@ type VirtioDevice struct {
 	Dev  virtio.Device
 }
 
-// maxGSI is the last input of KVM's in-kernel IOAPIC (24 pins).
-const maxGSI = 23
+// maxVirtioGSI is the last GSI a virtio device may take: KVM's in-kernel
+// IOAPIC has 24 inputs, and the last one is the power button's.
+const maxVirtioGSI = PowerButtonGSI - 1
 
 // virtioSlot is where the i-th virtio device lives: its MMIO window and its
 // interrupt.
@@ -58,8 +59,8 @@ func (m *Machine) addVirtio() ([]acpi.MMIODevice, string, error) {
 	)
 	for i, vd := range m.cfg.Virtio {
 		base, gsi := virtioSlot(i)
-		if gsi > maxGSI {
-			return nil, "", fmt.Errorf("too many virtio devices: %d, at most %d", len(m.cfg.Virtio), maxGSI-VirtioIRQBase+1)
+		if gsi > maxVirtioGSI {
+			return nil, "", fmt.Errorf("too many virtio devices: %d, at most %d", len(m.cfg.Virtio), maxVirtioGSI-VirtioIRQBase+1)
 		}
 		efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 		if err != nil {

@@ -48,6 +48,13 @@ func needLinuxGuest(t *testing.T) linuxGuest {
 		initrd: testenv.RequireFile(t, filepath.Join(root, "build/guest/initrd.img"), "run 'make guest'"),
 	}
 	ring0Once.Do(func() {
+		if os.Getenv("GOVM_NESTED") == "1" {
+			// Inside scripts/nested.sh /dev/kvm is real KVM by
+			// construction; a timing probe there can be fooled by a
+			// loaded host.
+			ring0Verdict = "native"
+			return
+		}
 		out, err := exec.Command(g.govm, "probe", "--verdict").Output()
 		ring0Verdict = strings.TrimSpace(string(out))
 		if err != nil {
