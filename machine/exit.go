@@ -20,7 +20,7 @@ const (
 // function of its inputs (tested with a table of made-up exits) and never
 // touches the vCPU: register dumps are the caller's job for actCrash.
 func handleExit(pio, mmio *Bus, e kvm.Exit, st *vcpuStats) action {
-	st.kinds[e.Kind]++
+	st.kinds[e.Kind].Add(1)
 	switch e.Kind {
 	case kvm.ExitIO:
 		st.pio(e.Port)

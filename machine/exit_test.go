@@ -60,7 +60,7 @@ func TestHandleExit(t *testing.T) {
 			if tc.read != nil && string(tc.exit.Data) != string(tc.read) {
 				t.Errorf("data %x, want %x", tc.exit.Data, tc.read)
 			}
-			if st.kinds[tc.exit.Kind] != 1 {
+			if st.kinds[tc.exit.Kind].Load() != 1 {
 				t.Errorf("exit not counted")
 			}
 		})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync/atomic"
+	"time"
 
 	"github.com/govm/govm/kvm"
 )
@@ -11,8 +13,8 @@ import (
 // vcpuStats counts one vCPU's exits. Only its own thread writes it; the
 // machine merges them after the vCPUs stop.
 type vcpuStats struct {
-	kinds     [kvm.NumExitKinds]uint64
-	addresses bool // also count by port / MMIO address (--stats)
+	kinds     [kvm.NumExitKinds]atomic.Uint64 // read live by LiveExits
+	addresses bool                            // also count by port / MMIO address (--stats)
 	ports     map[uint16]uint64
 	mmioAddrs map[uint64]uint64
 }
@@ -49,8 +51,8 @@ type Stats struct {
 func mergeStats(all []*vcpuStats) Stats {
 	st := Stats{Exits: map[string]uint64{}, Ports: map[uint16]uint64{}, MMIO: map[uint64]uint64{}}
 	for _, s := range all {
-		for k, n := range s.kinds {
-			if n > 0 {
+		for k := range s.kinds {
+			if n := s.kinds[k].Load(); n > 0 {
 				st.Exits[kvm.ExitKind(k).String()] += n
 				st.Total += n
 			}
@@ -136,3 +138,20 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	c.err = err
 	return n, err
 }
+
+// LiveExits counts exits by kind while the machine runs (the per-address
+// counts are only merged once it has stopped).
+func (m *Machine) LiveExits() map[string]uint64 {
+	out := map[string]uint64{}
+	for _, v := range m.cpus {
+		for k := range v.stats.kinds {
+			if n := v.stats.kinds[k].Load(); n > 0 {
+				out[kvm.ExitKind(k).String()] += n
+			}
+		}
+	}
+	return out
+}
+
+// Uptime is how long ago the machine was created.
+func (m *Machine) Uptime() time.Duration { return time.Since(m.start) }

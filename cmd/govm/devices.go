@@ -22,11 +22,7 @@ type inputSink interface {
 func openDevices(f runFlags, console io.Writer) (devs []machine.VirtioDevice, vc *vcon.Device, err error) {
 	defer func() {
 		if err != nil {
-			for _, d := range devs {
-				if c, ok := d.Dev.(io.Closer); ok {
-					c.Close()
-				}
-			}
+			closeAll(devs)
 			devs = nil
 		}
 	}()
@@ -63,4 +59,13 @@ func openDevices(f runFlags, console io.Writer) (devs []machine.VirtioDevice, vc
 		devs = append(devs, machine.VirtioDevice{Name: "virtio-rng", Dev: rng.New()})
 	}
 	return devs, vc, nil
+}
+
+// closeAll closes the devices that hold resources.
+func closeAll(devs []machine.VirtioDevice) {
+	for _, d := range devs {
+		if c, ok := d.Dev.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }

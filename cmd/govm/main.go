@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -35,6 +36,12 @@ func withCode(code int, err error) error { return &codeError{code: code, err: er
 
 var version = "dev"
 
+func init() {
+	// SDL's window and event loop must run on the process's main thread:
+	// keep the main goroutine on it (see session.withWindow).
+	runtime.LockOSThread()
+}
+
 // processStart is taken as early as Go allows, for the start-up figure.
 var processStart = time.Now()
 
@@ -48,7 +55,7 @@ wait for a console marker, take the exit code, done.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), probeCmd(), versionCmd())
+	root.AddCommand(runCmd(), probeCmd(), ctlCmd(), versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"syscall"
 	"time"
@@ -13,8 +14,12 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/govm/govm/devices/gpu"
+	"github.com/govm/govm/devices/gpu/display"
+	"github.com/govm/govm/devices/gpu/display/sdl"
 	"github.com/govm/govm/machine"
 	"github.com/govm/govm/machine/console"
+	"github.com/govm/govm/machine/control"
 )
 
 const (
@@ -35,6 +40,9 @@ type runFlags struct {
 	disks, nets                []string
 	console                    string
 	rng                        bool
+	gpu, display, resolution   string
+	gpuMem, screenshot         string
+	control                    string
 }
 
 func runCmd() *cobra.Command {
@@ -88,6 +96,12 @@ Exit status:
 	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net on a tap device: `tap=NAME[,mac=MAC]`; repeatable")
 	fl.StringVar(&f.console, "console", "serial", "the console the guest uses: serial (COM1, ttyS0) or virtio (hvc0)")
 	fl.BoolVar(&f.rng, "rng", true, "give the guest a virtio-rng entropy source")
+	fl.StringVar(&f.gpu, "gpu", "none", "the guest's graphics: none, or 2d (virtio-gpu, with a virtio keyboard and tablet)")
+	fl.StringVar(&f.display, "display", displayAuto, "where the guest's screen goes: sdl (a window), headless, none; auto picks sdl when $DISPLAY is set")
+	fl.StringVar(&f.resolution, "resolution", "1280x800", "the guest display's preferred mode, `WxH`")
+	fl.StringVar(&f.gpuMem, "gpu-mem", "256M", "host memory the GPU may spend on the guest's resources")
+	fl.StringVar(&f.screenshot, "screenshot", "", "write the guest's screen to `FILE.png` when the VM ends (--expect matched, timeout, power off)")
+	fl.StringVar(&f.control, "control", "", "listen on a Unix socket `PATH` for commands while the VM runs (see 'govm ctl --help')")
 	return cmd
 }
 
@@ -101,6 +115,10 @@ func run(cmd *cobra.Command, f runFlags) error {
 	if f.console == "virtio" && !cmd.Flags().Changed("append") {
 		f.appendLine = defaultAppendVirtio
 	}
+	if err := checkGPUFlags(&f); err != nil {
+		return err
+	}
+	f.display = pickDisplay(f.display)
 	if f.onReboot != "exit" && f.onReboot != "restart" {
 		return withCode(exitUsage, fmt.Errorf("--on-reboot %q: want exit or restart", f.onReboot))
 	}
@@ -154,43 +172,117 @@ func run(cmd *cobra.Command, f runFlags) error {
 	}
 	defer restore()
 
+	sess := &session{f: f, exp: exp, interactive: interactive}
+	if f.gpu != "none" && f.display == displaySDL {
+		return sess.withWindow(func() error { return sess.loop(cfg, tee, restore) })
+	}
+	return sess.loop(cfg, tee, restore)
+}
+
+// session is one `govm run`: one or more boots (with --on-reboot restart).
+type session struct {
+	f           runFlags
+	exp         *console.Expect
+	interactive bool
+	win         *sdl.Window // the window, with --display sdl
+}
+
+// withWindow opens the SDL window and runs its event loop on this, the
+// main, goroutine (SDL requires it) while vm runs the VM on another.
+func (s *session) withWindow(vm func() error) error {
+	w, h, err := display.ParseResolution(s.f.resolution)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("--resolution: %w", err))
+	}
+	s.win, err = sdl.New(sdl.Options{Title: "govm: " + filepath.Base(s.f.kernel), Width: w, Height: h})
+	if err != nil {
+		return fmt.Errorf("--display sdl: %w", err)
+	}
+	defer s.win.Close()
+	done := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(done)
+		errc <- vm()
+	}()
+	if err := s.win.Run(done); err != nil && !errors.Is(err, sdl.ErrForceQuit) {
+		fmt.Fprintf(os.Stderr, "\r\ngovm: window: %v\r\n", err)
+	}
+	// The window is gone (closed twice, or broken) or the VM ended; in the
+	// first cases the VM loop notices through Closed and stops the VM.
+	return <-errc
+}
+
+func (s *session) loop(cfg machine.Config, tee *console.Tee, restore func() error) error {
 	for {
-		res, stats, timing, err := boot(cfg, f, exp, interactive)
+		res, stats, timing, err := s.boot(cfg)
 		if err != nil {
 			return err
 		}
-		if res.Reason == machine.StopReset && f.onReboot == "restart" {
+		if res.Reason == machine.StopReset && s.f.onReboot == "restart" {
 			fmt.Fprintln(os.Stderr, "\r\ngovm: guest rebooted; restarting")
 			continue
 		}
 		restore()
 		tee.Close()
-		if f.stats {
+		if s.f.stats {
 			stats.WriteTo(os.Stderr)
 			printTiming(os.Stderr, stats, timing)
 		}
-		return outcome(res, f, exp)
+		return errors.Join(outcome(res.Result, s.f, s.exp), res.screenshotErr)
 	}
 }
 
+// bootResult is how one boot ended.
+type bootResult struct {
+	machine.Result
+	screenshotErr error
+}
+
+// forceStopAfter is how long a guest gets to power off after the window
+// was closed (the ACPI power button was pressed) before govm stops it.
+const forceStopAfter = 15 * time.Second
+
 // boot runs one machine to its end.
-func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool) (machine.Result, machine.Stats, machine.Timing, error) {
+func (s *session) boot(cfg machine.Config) (bootResult, machine.Stats, machine.Timing, error) {
+	f := s.f
 	devs, vc, err := openDevices(f, cfg.Console)
 	if err != nil {
-		return machine.Result{}, machine.Stats{}, machine.Timing{}, err
+		return bootResult{}, machine.Stats{}, machine.Timing{}, err
+	}
+	var gfx *graphics
+	if f.gpu != "none" {
+		var win gpu.Sink
+		if s.win != nil {
+			win = s.win
+		}
+		var gdevs []machine.VirtioDevice
+		if gfx, gdevs, err = newGraphics(f, win); err != nil {
+			closeAll(devs)
+			return bootResult{}, machine.Stats{}, machine.Timing{}, err
+		}
+		devs = append(devs, gdevs...)
 	}
 	cfg.Virtio = devs
 	m, err := machine.New(cfg)
 	if err != nil {
-		return machine.Result{}, machine.Stats{}, machine.Timing{}, err
+		return bootResult{}, machine.Stats{}, machine.Timing{}, err
 	}
 	defer m.Close()
+
+	var ctl *control.Server
+	if f.control != "" {
+		if ctl, err = control.Listen(f.control, &controlHandler{m: m, gfx: gfx}); err != nil {
+			return bootResult{}, machine.Stats{}, machine.Timing{}, fmt.Errorf("--control: %w", err)
+		}
+		defer ctl.Close()
+	}
 
 	var in inputSink = m.Serial()
 	if vc != nil {
 		in = vc
 	}
-	go forwardInput(m, in, interactive)
+	go forwardInput(m, in, s.interactive)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -206,9 +298,14 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 		timeout = t.C
 	}
 	var matched <-chan struct{}
-	if exp != nil {
-		matched = exp.Matched()
+	if s.exp != nil {
+		matched = s.exp.Matched()
 	}
+	var windowClosed <-chan struct{}
+	if s.win != nil {
+		windowClosed = s.win.Closed()
+	}
+	var forceStop <-chan time.Time
 	watcher := make(chan struct{})
 	go func() {
 		defer close(watcher)
@@ -220,9 +317,20 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 					fmt.Fprintf(os.Stderr, "\r\ngovm: %v\r\n", err)
 				}
 				continue
-			case s := <-sigs:
-				sig := s.(syscall.Signal)
-				m.Stop(128+int(sig), "stopped by signal "+unix.SignalName(sig))
+			case <-windowClosed:
+				// Like a PC's power button: the guest shuts down
+				// cleanly, and govm exits when it powers off.
+				windowClosed = nil
+				if err := m.PressPowerButton(); err != nil {
+					fmt.Fprintf(os.Stderr, "\r\ngovm: %v\r\n", err)
+				}
+				forceStop = time.After(forceStopAfter)
+				continue
+			case <-forceStop:
+				m.Stop(exitOK, fmt.Sprintf("the guest did not power off within %v of the window closing; stopped it", forceStopAfter))
+			case sig := <-sigs:
+				sn := sig.(syscall.Signal)
+				m.Stop(128+int(sn), "stopped by signal "+unix.SignalName(sn))
 			case <-timeout:
 				m.Stop(exitTimeout, fmt.Sprintf("timeout: the guest ran for %v", f.timeout)+expectHint(f))
 			case <-matched:
@@ -231,8 +339,16 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 			return
 		}
 	}()
-	res := m.Run()
+	res := bootResult{Result: m.Run()}
 	<-watcher // it may be pressing the power button: Close must wait
+	if f.screenshot != "" {
+		if err := gfx.screenshot(f.screenshot); err != nil {
+			res.screenshotErr = withCode(exitError, fmt.Errorf("--screenshot: %w", err))
+		}
+	}
+	if ctl != nil {
+		ctl.Close()
+	}
 	st, t := m.Stats(), m.Timing()
 	if err := m.Close(); err != nil {
 		// For example a disk whose final flush failed: the guest's data
@@ -240,17 +356,6 @@ func boot(cfg machine.Config, f runFlags, exp *console.Expect, interactive bool)
 		return res, st, t, fmt.Errorf("closing the VM: %w", err)
 	}
 	return res, st, t, nil
-}
-
-// printTiming reports start-up cost and, when the test guest wrote benchmark
-// marks, the exit rate between them.
-func printTiming(w io.Writer, st machine.Stats, t machine.Timing) {
-	fmt.Fprintf(w, "startup: %.2f ms from process start to the first KVM_RUN\n", float64(t.FirstRun)/1e6)
-	if t.MarkBegin > 0 && t.MarkEnd > t.MarkBegin {
-		n := st.Ports[machine.BenchSinkPort] + st.MMIO[machine.BenchMMIOAddr]
-		d := (t.MarkEnd - t.MarkBegin).Seconds()
-		fmt.Fprintf(w, "bench: %d exits in %.3f s between marks = %.0f exits/s\n", n, d, float64(n)/d)
-	}
 }
 
 func expectHint(f runFlags) string {
@@ -345,5 +450,16 @@ func matchedYet(e *console.Expect) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// printTiming reports start-up cost and, when the test guest wrote benchmark
+// marks, the exit rate between them.
+func printTiming(w io.Writer, st machine.Stats, t machine.Timing) {
+	fmt.Fprintf(w, "startup: %.2f ms from process start to the first KVM_RUN\n", float64(t.FirstRun)/1e6)
+	if t.MarkBegin > 0 && t.MarkEnd > t.MarkBegin {
+		n := st.Ports[machine.BenchSinkPort] + st.MMIO[machine.BenchMMIOAddr]
+		d := (t.MarkEnd - t.MarkBegin).Seconds()
+		fmt.Fprintf(w, "bench: %d exits in %.3f s between marks = %.0f exits/s\n", n, d, float64(n)/d)
 	}
 }

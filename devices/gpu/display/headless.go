@@ -20,17 +20,13 @@ const MaxScanouts = 16
 // screenshotMode is the permission of a written PNG file.
 const screenshotMode = 0o644
 
-// Errors a screenshot can wrap.
-var (
-	ErrNoFrame  = errors.New("the guest has not drawn anything")
-	ErrDisabled = errors.New("the guest has disabled it")
-)
+// ErrNoFrame is wrapped by a screenshot of a scanout never drawn on.
+var ErrNoFrame = errors.New("the guest has not drawn anything")
 
 // scanout is the last frame presented on one scanout, tightly packed
 // (stride = width*4) in the guest's format.
 type scanout struct {
 	seen    bool // a frame was presented at least once
-	enabled bool // the last Present was not an empty frame
 	width   int
 	height  int
 	format  gpu.Format
@@ -51,7 +47,9 @@ var _ gpu.Sink = (*Headless)(nil)
 // NewHeadless returns an empty Headless sink.
 func NewHeadless() *Headless { return &Headless{} }
 
-// Present copies f. An empty frame (Width 0) marks the scanout disabled.
+// Present copies f. An empty frame (Width 0: the guest disabled the
+// scanout, as Linux does when it shuts down) keeps the last frame, the way
+// a screenshot taken at power-off should show the last thing on screen.
 func (h *Headless) Present(n uint32, f gpu.Frame) error {
 	if n >= MaxScanouts {
 		return fmt.Errorf("headless: scanout %d out of range (max %d)", n, MaxScanouts-1)
@@ -60,7 +58,6 @@ func (h *Headless) Present(n uint32, f gpu.Frame) error {
 	defer h.mu.Unlock()
 	s := &h.scanouts[n]
 	if f.Width == 0 {
-		s.seen, s.enabled = true, false
 		return nil
 	}
 	if err := CheckFrame(f); err != nil {
@@ -74,7 +71,7 @@ func (h *Headless) Present(n uint32, f gpu.Frame) error {
 	for y := 0; y < f.Height; y++ {
 		copy(s.pix[y*row:(y+1)*row], f.Pix[y*f.Stride:])
 	}
-	s.seen, s.enabled = true, true
+	s.seen = true
 	s.width, s.height, s.format = f.Width, f.Height, f.Format
 	return nil
 }
@@ -91,7 +88,7 @@ func (h *Headless) Close() error {
 }
 
 // Screenshot converts the last frame of scanout n to an image. It returns
-// false if nothing was presented there, or if the scanout is disabled.
+// false if nothing was ever presented there.
 func (h *Headless) Screenshot(n uint32) (image.Image, bool) {
 	img, err := h.screenshot(n)
 	if err != nil {
@@ -107,11 +104,8 @@ func (h *Headless) screenshot(n uint32) (*image.RGBA, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := &h.scanouts[n]
-	switch {
-	case !s.seen:
+	if !s.seen {
 		return nil, fmt.Errorf("no frame on scanout %d yet: %w", n, ErrNoFrame)
-	case !s.enabled:
-		return nil, fmt.Errorf("scanout %d is off: %w", n, ErrDisabled)
 	}
 	return ToImage(gpu.Frame{
 		Width: s.width, Height: s.height, Stride: s.width * bytesPerPixel,
