@@ -8,7 +8,7 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	github.com/veandco/go-sdl2 v0.4.39 // indirect
+	github.com/veandco/go-sdl2 v0.4.39
 )
 
 ignore ./build

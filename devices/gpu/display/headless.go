@@ -26,11 +26,11 @@ var ErrNoFrame = errors.New("the guest has not drawn anything")
 // scanout is the last frame presented on one scanout, tightly packed
 // (stride = width*4) in the guest's format.
 type scanout struct {
-	seen    bool // a frame was presented at least once
-	width   int
-	height  int
-	format  gpu.Format
-	pix     []byte
+	seen   bool // a frame was presented at least once
+	width  int
+	height int
+	format gpu.Format
+	pix    []byte
 }
 
 // Headless is a Sink that keeps a copy of the last frame of each scanout,
