@@ -57,7 +57,9 @@ type Options struct {
 	// Sink shows the frames (nil: frames are only kept for Screenshot).
 	// If it also implements CursorSink it gets the cursor too.
 	Sink Sink
-	// Backend does the pixel work (nil: NewSoftBackend()).
+	// Backend does the pixel work (nil: NewSoftBackend()). A Backend3D
+	// (virgl) makes the device 3D: it offers VIRTIO_GPU_F_VIRGL and
+	// VIRTIO_GPU_F_CONTEXT_INIT and serves the 3D commands.
 	Backend Backend
 }
 
@@ -75,8 +77,9 @@ type CursorSink interface {
 }
 
 // Device is a 2D virtio-gpu device (virtio 1.2 section 5.7). It implements
-// virtio.Device. Every command is done when its response is written: 2D
-// has no asynchronous work, so fences complete in order.
+// virtio.Device. Every 2D command is done when its response is written.
+// With a Backend3D, a fenced request that succeeded is answered only when
+// the backend signals its fence (commands3d.go).
 //
 // The Sink's Present (and CursorSink's methods) are called with the
 // Device's lock held: a Sink must not call back into the Device.
@@ -87,6 +90,7 @@ type Device struct {
 	cursorSink    CursorSink // the Sink, if it draws cursors
 	backend       Backend
 	edid          [EDIDBlockSize]byte
+	s3d           *state3D // nil: 2D only
 
 	mu      sync.Mutex
 	active  bool
@@ -116,8 +120,9 @@ type resource struct {
 	width, height uint32
 	backing       [][]byte // guest memory; nil when none is attached
 	backingLen    uint64
-	cost          uint64 // charged to memLimit for the pixels and overhead
-	backingCost   uint64 // charged to memLimit for the backing entries
+	cost          uint64            // charged to memLimit for the pixels and overhead
+	backingCost   uint64            // charged to memLimit for the backing entries
+	info3D        *ResourceCreate3D // how a 3D resource was made; nil for 2D
 }
 
 // scanout is one display: the resource shown and the rectangle of it.
@@ -162,6 +167,11 @@ func New(o Options) (*Device, error) {
 		resp:      make([]byte, 0, SizeRespEDID),
 	}
 	d.cursorSink, _ = o.Sink.(CursorSink)
+	if b3, ok := o.Backend.(Backend3D); ok {
+		if d.s3d, err = newState3D(d, b3); err != nil {
+			return nil, err
+		}
+	}
 	d.cursor.img.Pix = make([]byte, CursorSize*CursorSize*BytesPerPixel)
 	return d, nil
 }
@@ -169,8 +179,13 @@ func New(o Options) (*Device, error) {
 // Type is virtio.TypeGPU.
 func (d *Device) Type() virtio.DeviceType { return virtio.TypeGPU }
 
-// Features: EDID.
-func (d *Device) Features() uint64 { return FeatureEDID }
+// Features: EDID; with a 3D backend, VIRGL and CONTEXT_INIT.
+func (d *Device) Features() uint64 {
+	if d.s3d != nil {
+		return FeatureEDID | FeatureVirgl | FeatureContextInit
+	}
+	return FeatureEDID
+}
 
 // QueueSizes: the control queue and the cursor queue.
 func (d *Device) QueueSizes() []uint16 { return []uint16{QueueSize, QueueSize} }
@@ -181,7 +196,9 @@ func (d *Device) ReadConfig(off uint64, p []byte) {
 	var cfg [SizeConfig]byte
 	le.PutUint32(cfg[cfgEventsRead:], d.events)
 	le.PutUint32(cfg[cfgNumScanouts:], uint32(len(d.scanouts)))
-	le.PutUint32(cfg[cfgNumCapsets:], 0) // 2D: no capability sets
+	if d.s3d != nil {
+		le.PutUint32(cfg[cfgNumCapsets:], uint32(len(d.s3d.capsets)))
+	}
 	d.mu.Unlock()
 	clear(p)
 	if off < SizeConfig {
@@ -235,6 +252,9 @@ func (d *Device) Reset() {
 	}
 	clear(d.resources)
 	d.memUsed = 0
+	if d.s3d != nil {
+		d.s3d.reset()
+	}
 	d.hideCursor()
 	d.cursor = cursor{img: Frame{Pix: d.cursor.img.Pix}}
 	d.active, d.broken, d.events = false, false, 0
@@ -263,6 +283,9 @@ func (d *Device) QueueNotify(i int) {
 		var n uint32
 		if i == ControlQueue {
 			n, err = d.serveControl(c)
+			if err == nil && d.holdForFence(c.Head, n) {
+				continue // answered when its fence signals
+			}
 		} else {
 			n, err = d.serveCursor(c)
 		}
@@ -412,6 +435,9 @@ func (d *Device) serveControl(c *virtio.Chain) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
+	if d.s3d != nil {
+		d.s3d.noteRequest(h, t)
+	}
 	return d.respond(c, h.Response(t), body)
 }
 
@@ -446,6 +472,9 @@ func controlBodySize(t CtrlType) (int, bool) {
 func (d *Device) control(h CtrlHeader, r *virtio.ChainReader) (CtrlType, Body, error) {
 	n, ok := controlBodySize(h.Type)
 	if !ok {
+		if d.s3d != nil {
+			return d.control3D(h, r)
+		}
 		return RespErrUnspec, nil, nil // 3D, blob, capsets, cursor on the wrong queue, junk
 	}
 	b := d.body[:n]
@@ -483,11 +512,18 @@ func (d *Device) control(h CtrlHeader, r *virtio.ChainReader) (CtrlType, Body, e
 		var c ResourceAttachBacking
 		c.decode(b)
 		t, err := d.attachBacking(c, r)
+		if err == nil && t == RespOKNoData {
+			t = d.backingAttached(c.ResourceID)
+		}
 		return t, nil, err
 	case CmdResourceDetachBacking:
 		var c ResourceDetachBacking
 		c.decode(b)
-		return d.detachBacking(c), nil, nil
+		t := d.detachBacking(c)
+		if t == RespOKNoData {
+			d.backingDetached(c.ResourceID)
+		}
+		return t, nil, nil
 	}
 	return RespErrUnspec, nil, nil
 }

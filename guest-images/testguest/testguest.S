@@ -19,6 +19,10 @@
  *   0xfe000000      32-bit MMIO write target of the mmio benchmark (unmapped)
  *   0xd0000000      the first virtio-mmio window (virtio-blk for the blk tests),
  *                   driven from ring 3 by polling: no interrupts are used
+ *   0xd0000000 + i*0x1000, 0xfeb00000 + i*0x200
+ *                   where the gpu tests look for virtio-gpu (govm's windows,
+ *                   then QEMU microvm's); its framebuffer is RAM at FB_ADDR
+ *   0x42, 0x43, 0x61  PIT channel 2, gpuhold's clock
  *
  * Command line (hvm_start_info.cmdline_paddr): "<test> [N]", words separated
  * by blanks (any byte <= 0x20). N is decimal, 0 when absent. No start_info
@@ -87,6 +91,18 @@
 	.equ EXIT_BLK_MISMATCH, 28          /* read back differs from what was written */
 	.equ EXIT_BLK_ARG,      29          /* blk N with N > BLK_MAX_SECTORS */
 	.equ EXIT_BLK_HOSTILE,  30          /* blkbad: a case ended other than ioerr or needs-reset */
+	/* the gpu tests' failures; keep gpu_errors in this order */
+	.equ EXIT_GPU_FIRST,    40
+	.equ EXIT_GPU_NODEV,    40          /* no virtio-gpu (magic, version, id) at VIRTIO_BASE */
+	.equ EXIT_GPU_FEATURES, 41          /* no VERSION_1, or FEATURES_OK did not stick */
+	.equ EXIT_GPU_SETUP,    42          /* queue 0 unusable or DRIVER_OK refused */
+	.equ EXIT_GPU_RESPONSE, 43          /* a command got another response type than expected */
+	.equ EXIT_GPU_RESET,    44          /* EXIT_GPU_RESPONSE + SUBMIT_RESET */
+	.equ EXIT_GPU_TIMEOUT,  45          /* EXIT_GPU_RESPONSE + SUBMIT_TIMEOUT */
+	.equ EXIT_GPU_USED,     46          /* EXIT_GPU_RESPONSE + SUBMIT_BAD_USED, or a wrong used length */
+	.equ EXIT_GPU_MODE,     47          /* scanout 0 disabled, 0x0, or larger than FB_MAX_BYTES */
+	.equ EXIT_GPU_HOSTILE,  48          /* gpubad: a case got another answer than expected */
+	.equ EXIT_GPU_PIT,      49          /* gpuhold: PIT channel 2 never reached terminal count */
 
 	.equ UNMAPPED,          0x100000000 /* first byte past the identity map */
 
@@ -97,6 +113,11 @@
 /* virtio-mmio version 2 (devices/virtio/mmio.go), the first device window
    govm gives (machine.VirtioMMIOBase) */
 	.equ VIRTIO_BASE,        0xd0000000
+	.equ VIRTIO_STRIDE,      0x1000      /* govm's windows (machine.VirtioMMIOSize) */
+	.equ VIRTIO_SLOTS,       8           /* the gpu test looks at this many */
+	.equ MICROVM_VIRTIO_BASE, 0xfeb00000 /* QEMU -M microvm's windows, for bench/gpu2d.sh */
+	.equ MICROVM_VIRTIO_STRIDE, 0x200
+	.equ MICROVM_VIRTIO_SLOTS, 24
 	.equ VIO_MAGIC,          0x000
 	.equ VIO_VERSION,        0x004
 	.equ VIO_DEVICE_ID,      0x008
@@ -122,6 +143,7 @@
 	.equ VIRTIO_MAGIC,       0x74726976  /* "virt" */
 	.equ VIRTIO_VERSION,     2
 	.equ VIRTIO_ID_BLOCK,    2
+	.equ VIRTIO_ID_GPU,      16
 	.equ ST_ACK,             0x01        /* device status bits */
 	.equ ST_DRIVER,          0x02
 	.equ ST_DRIVER_OK,       0x04
@@ -131,6 +153,9 @@
 	.equ FEATURE_WORD_HI,    1           /* feature select: bits 32-63 */
 	.equ F_VERSION_1_HI,     0x1         /* VIRTIO_F_VERSION_1 = bit 32 */
 	.equ CONFIG_TRIES,       16          /* config generation retries */
+	.equ VIO_NODEV,          1           /* vio_setup results (0: ready) */
+	.equ VIO_FEATURES,       2
+	.equ VIO_SETUP,          3
 
 /* the split virtqueue (virtio 1.2 section 2.7) */
 	.equ QSIZE,              16
@@ -187,11 +212,94 @@
 	.equ POLL_SPINS,         4096
 	.equ POLL_ROUNDS,        100000
 
-/* blk_submit results */
+/* vq_submit results */
 	.equ SUBMIT_DONE,        0           /* used entry for our head */
 	.equ SUBMIT_RESET,       1           /* DEVICE_NEEDS_RESET instead */
 	.equ SUBMIT_TIMEOUT,     2           /* neither */
 	.equ SUBMIT_BAD_USED,    3           /* a used entry that is not ours */
+
+/* virtio-gpu 2D (virtio 1.2 section 5.7; devices/gpu/protocol.go). Every
+   request is one readable descriptor (the command, in gpu_req) and one
+   writable one (the response, in gpu_resp). */
+	.equ GPU_CMD_GET_DISPLAY_INFO,   0x0100
+	.equ GPU_CMD_RESOURCE_CREATE_2D, 0x0101
+	.equ GPU_CMD_SET_SCANOUT,        0x0103
+	.equ GPU_CMD_RESOURCE_FLUSH,     0x0104
+	.equ GPU_CMD_TRANSFER_TO_HOST_2D, 0x0105
+	.equ GPU_CMD_ATTACH_BACKING,     0x0106
+	.equ GPU_CMD_CTX_CREATE,         0x0200  /* 3D: a 2D device refuses it */
+	.equ GPU_RESP_OK_NODATA,         0x1100
+	.equ GPU_RESP_OK_DISPLAY_INFO,   0x1101
+	.equ GPU_RESP_ERR_UNSPEC,        0x1200
+	.equ GPU_RESP_ERR_OUT_OF_MEMORY, 0x1201
+	.equ GPU_RESP_ERR_INVALID_SCANOUT_ID, 0x1202
+	.equ GPU_RESP_ERR_INVALID_RESOURCE_ID, 0x1203
+	.equ GPU_RESP_ERR_INVALID_PARAMETER, 0x1205
+	.equ GPU_RESP_NONE,              0       /* gpubad: no response written (used length 0) */
+	.equ GPU_RESP_NEEDS_RESET,       0xffffffff /* gpubad: the device must need a reset */
+	.equ GPU_FORMAT_B8G8R8X8,        2
+	/* struct virtio_gpu_ctrl_hdr, then each command's fields */
+	.equ GPU_HDR_TYPE,        0
+	.equ GPU_HDR_SIZE,        24
+	.equ GPU_RECT_X,          0          /* struct virtio_gpu_rect, inside a command */
+	.equ GPU_RECT_Y,          4
+	.equ GPU_RECT_W,          8
+	.equ GPU_RECT_H,          12
+	.equ GPU_CREATE_RES,      24         /* RESOURCE_CREATE_2D */
+	.equ GPU_CREATE_FORMAT,   28
+	.equ GPU_CREATE_W,        32
+	.equ GPU_CREATE_H,        36
+	.equ GPU_CREATE_SIZE,     40
+	.equ GPU_ATTACH_RES,      24         /* RESOURCE_ATTACH_BACKING + one mem entry */
+	.equ GPU_ATTACH_NR,       28
+	.equ GPU_ATTACH_ADDR,     32
+	.equ GPU_ATTACH_LEN,      40
+	.equ GPU_ATTACH_SIZE,     48
+	.equ GPU_SCANOUT_RECT,    24         /* SET_SCANOUT */
+	.equ GPU_SCANOUT_ID,      40
+	.equ GPU_SCANOUT_RES,     44
+	.equ GPU_SCANOUT_SIZE,    48
+	.equ GPU_FLUSH_RECT,      24         /* RESOURCE_FLUSH */
+	.equ GPU_FLUSH_RES,       40
+	.equ GPU_FLUSH_SIZE,      48
+	.equ GPU_XFER_RECT,       24         /* TRANSFER_TO_HOST_2D */
+	.equ GPU_XFER_OFFSET,     40
+	.equ GPU_XFER_RES,        48
+	.equ GPU_XFER_SIZE,       56
+	.equ GPU_REQ_MAX,         64         /* gpu_req's size: the largest command */
+	.equ GPU_DI_PMODE0_W,     24 + GPU_RECT_W /* RESP_OK_DISPLAY_INFO: pmodes[0] */
+	.equ GPU_DI_PMODE0_H,     24 + GPU_RECT_H
+	.equ GPU_DI_PMODE0_ENABLED, 24 + 16
+	.equ GPU_DI_SIZE,         408        /* 24 + 16 scanouts x 24 */
+	.equ GPU_RES,             1          /* the framebuffer's resource id */
+	.equ GPU_RES_SPARE,       2          /* gpubad: a resource without backing */
+	.equ GPU_SPARE_DIM,       64
+	.equ GPU_BAD_RES,         99         /* gpubad: no such resource */
+	.equ GPU_BAD_SCANOUT,     7          /* gpubad: beyond the one scanout */
+	.equ GPU_DIM_ABSURD,      65535      /* gpubad: beyond the device's 16384 */
+	.equ GPU_DIM_HUGE,        16384      /* gpubad: 1 GiB, beyond its 256 MiB limit */
+	.equ GPU_TOO_MANY_ENTRIES, 16385     /* gpubad: beyond the device's 16384 */
+	.equ GPU_LYING_ENTRIES,   1000       /* gpubad: more entries than the request holds */
+	.equ GPU_TINY_RESP,       8          /* gpubad: a response buffer smaller than a header */
+	.equ BYTES_PER_PIXEL,     4
+	/* The framebuffer: guest RAM above the image and its page tables,
+	   identity mapped, not part of the ELF. FB_MAX_BYTES holds 1920x1080. */
+	.equ FB_ADDR,             0x400000
+	.equ FB_MAX_BYTES,        0x800000
+
+/* gpuhold's clock: PIT channel 2 one-shots (mode 0) on the in-kernel i8254,
+   gated and read back through port 0x61. */
+	.equ PIT_CH2,             0x42
+	.equ PIT_CMD,             0x43
+	.equ PORT_PIT_GATE,       0x61
+	.equ PIT_GATE2,           0x01       /* port 0x61 bit 0: channel 2 gate */
+	.equ PIT_SPEAKER,         0x02       /* port 0x61 bit 1: speaker data, kept off */
+	.equ PIT_OUT2,            0x20       /* port 0x61 bit 5: channel 2 output */
+	.equ PIT_CH2_MODE0,       0xb0       /* channel 2, lobyte/hibyte, mode 0, binary */
+	.equ PIT_HZ,              1193182
+	.equ HOLD_SHOTS_PER_SEC,  20
+	.equ HOLD_SHOT_COUNT,     PIT_HZ / HOLD_SHOTS_PER_SEC /* 50 ms */
+	.equ HOLD_MAX_POLLS,      10000000   /* per shot: far beyond 50 ms of port reads */
 
 /* ---- the PVH entry note: name "Xen", type XEN_ELFNOTE_PHYS32_ENTRY ---- */
 	.equ XEN_ELFNOTE_PHYS32_ENTRY, 18
@@ -438,12 +546,13 @@ test_pf:
 	movl %r9d, \off(%r15)
 	.endm
 
-/* blk_init: find the virtio-blk device, reset it, negotiate VERSION_1 only,
-   set up queue 0 (QSIZE entries, rings in .bss) and store the capacity in
-   blk_capacity. Also re-initialises after a DEVICE_NEEDS_RESET. Returns 0 or
-   an EXIT_BLK_* status in %eax. Clobbers %rax %rcx %rdx %rdi %r8 %r9. */
-blk_init:
-	mov $VIRTIO_BASE, %r15d
+/* vio_setup: check that the virtio-mmio window at %r15 holds a device of
+   type %edi, reset it, negotiate VERSION_1 only and set up queue 0 (QSIZE
+   entries, rings in .bss), then DRIVER_OK. Also re-initialises after a
+   DEVICE_NEEDS_RESET. Returns 0 or VIO_NODEV, VIO_FEATURES, VIO_SETUP in
+   %eax (the device test maps them to its own statuses).
+   Clobbers %rax %rcx %rdx %rdi %r8 %r9. */
+vio_setup:
 	vread VIO_MAGIC, %eax
 	cmp $VIRTIO_MAGIC, %eax
 	jne 9f
@@ -451,7 +560,7 @@ blk_init:
 	cmp $VIRTIO_VERSION, %eax
 	jne 9f
 	vread VIO_DEVICE_ID, %eax
-	cmp $VIRTIO_ID_BLOCK, %eax
+	cmp %edi, %eax
 	jne 9f
 	vwrite VIO_STATUS, $0               /* reset; it must read back 0 */
 	vread VIO_STATUS, %eax
@@ -503,8 +612,66 @@ blk_init:
 	jnz 7f
 	test $ST_DRIVER_OK, %eax
 	jz 7f
+	xor %eax, %eax
+	ret
+7:	mov $VIO_SETUP, %eax
+	ret
+8:	mov $VIO_FEATURES, %eax
+	ret
+9:	mov $VIO_NODEV, %eax
+	ret
 
-	mov $CONFIG_TRIES, %ecx             /* capacity: both halves from one generation */
+/* vio_find: look for a virtio-mmio (version 2) device of type %edi in
+   govm's windows (VIRTIO_BASE + i * VIRTIO_STRIDE), then in QEMU microvm's
+   (MICROVM_VIRTIO_BASE + i * MICROVM_VIRTIO_STRIDE). Sets %r15 to the
+   first one's window and returns 0, or VIO_NODEV, in %eax. Clobbers %rax
+   %rcx %rdx. */
+vio_find:
+	mov $VIRTIO_BASE, %r15d
+	mov $VIRTIO_SLOTS, %ecx
+	mov $VIRTIO_STRIDE, %edx
+	call vio_scan
+	je 1f
+	mov $MICROVM_VIRTIO_BASE, %r15d
+	mov $MICROVM_VIRTIO_SLOTS, %ecx
+	mov $MICROVM_VIRTIO_STRIDE, %edx
+	call vio_scan
+	je 1f
+	mov $VIO_NODEV, %eax
+	ret
+1:	xor %eax, %eax
+	ret
+
+/* vio_scan: %ecx windows of %edx bytes from %r15: ZF set and %r15 at the
+   first with a version 2 device of type %edi. Clobbers %rax %rcx %r15. */
+vio_scan:
+	vread VIO_MAGIC, %eax
+	cmp $VIRTIO_MAGIC, %eax
+	jne 1f
+	vread VIO_VERSION, %eax
+	cmp $VIRTIO_VERSION, %eax
+	jne 1f
+	vread VIO_DEVICE_ID, %eax
+	cmp %edi, %eax
+	je 2f
+1:	add %rdx, %r15
+	dec %ecx
+	jnz vio_scan
+	test %r15, %r15                     /* never 0 here: ZF clear, not found */
+2:	ret
+
+/* blk_init: set up the virtio-blk device (vio_setup) and store the
+   capacity in blk_capacity. Returns 0 or an EXIT_BLK_* status in %eax.
+   Clobbers %rax %rcx %rdx %rdi %r8 %r9. */
+blk_init:
+	mov $VIRTIO_BASE, %r15d             /* govm's first window only */
+	mov $VIRTIO_ID_BLOCK, %edi
+	call vio_setup
+	test %eax, %eax
+	jz 0f
+	add $(EXIT_BLK_FIRST - VIO_NODEV), %eax /* VIO_x -> EXIT_BLK_NODEV, _FEATURES, _SETUP */
+	ret
+0:	mov $CONFIG_TRIES, %ecx             /* capacity: both halves from one generation */
 1:	vread VIO_CONFIG_GEN, %r8d
 	vread BLK_CAPACITY_LO, %eax
 	vread BLK_CAPACITY_HI, %edx
@@ -520,10 +687,6 @@ blk_init:
 	xor %eax, %eax
 	ret
 7:	mov $EXIT_BLK_SETUP, %eax
-	ret
-8:	mov $EXIT_BLK_FEATURES, %eax
-	ret
-9:	mov $EXIT_BLK_NODEV, %eax
 	ret
 
 /* blk_fill: lay out one request in descriptors 0-2: the header (type %edi,
@@ -555,11 +718,11 @@ blk_fill:
 	movw $0, 2 * DESC_SIZE + DESC_NEXT(%r8)
 	ret
 
-/* blk_submit: make the chain at HEAD available, moving the avail index by
+/* vq_submit: make the chain at HEAD available, moving the avail index by
    %edi (1 for a well-behaved driver), kick queue 0 and poll the used ring.
-   Returns SUBMIT_* in %eax; the used length goes to blk_used_len.
+   Returns SUBMIT_* in %eax; the used length goes to vq_used_len.
    Clobbers %rax %rcx %rdx %r8 %r9 %r10. */
-blk_submit:
+vq_submit:
 	lea vq_avail(%rip), %r8
 	movzwl RING_IDX(%r8), %eax
 	mov %eax, %edx
@@ -572,7 +735,7 @@ blk_submit:
 	mov $POLL_ROUNDS, %r10d
 1:	mov $POLL_SPINS, %ecx
 2:	movzwl RING_IDX(%r8), %eax
-	cmp blk_last_used(%rip), %ax
+	cmp vq_last_used(%rip), %ax
 	jne 3f
 	pause
 	dec %ecx
@@ -584,12 +747,12 @@ blk_submit:
 	jnz 1b
 	mov $SUBMIT_TIMEOUT, %eax
 	ret
-3:	movzwl blk_last_used(%rip), %edx    /* x86 loads stay in order: idx, then entry */
-	incw blk_last_used(%rip)
+3:	movzwl vq_last_used(%rip), %edx    /* x86 loads stay in order: idx, then entry */
+	incw vq_last_used(%rip)
 	and $(QSIZE - 1), %edx
 	lea RING_ENTRIES(%r8,%rdx,USED_ELEM_SIZE), %rdx
 	mov USED_ELEM_LEN(%rdx), %eax
-	mov %eax, blk_used_len(%rip)
+	mov %eax, vq_used_len(%rip)
 	cmpl $HEAD, USED_ELEM_ID(%rdx)
 	jne 5f
 	mov $SUBMIT_DONE, %eax
@@ -610,12 +773,12 @@ blk_rw:
 1:	inc %r11d                           /* + the status byte */
 	call blk_fill
 	mov $1, %edi
-	call blk_submit
+	call vq_submit
 	test %eax, %eax
 	jnz 3f
 	cmpb $BLK_S_OK, blk_status(%rip)
 	jne 2f
-	cmp blk_used_len(%rip), %r11d
+	cmp vq_used_len(%rip), %r11d
 	jne 4f
 	ret                                 /* %eax = 0 */
 2:	mov $EXIT_BLK_IOERR, %eax
@@ -880,7 +1043,7 @@ test_blkbad:
 	ret
 
 /* The hostile cases: each builds a broken request and returns what
-   blk_submit said. */
+   vq_submit said. */
 bad_fill:                               /* a good read of sector 1, to break */
 	mov $BLK_T_IN, %edi
 	mov $1, %esi
@@ -892,28 +1055,673 @@ bad_desc_addr:                          /* the data buffer beyond guest RAM */
 	mov $BEYOND_RAM, %rax
 	mov %rax, vq_desc + 1 * DESC_SIZE + DESC_ADDR(%rip)
 	mov $1, %edi
-	jmp blk_submit
+	jmp vq_submit
 bad_chain_loop:                         /* 0 -> 1 -> 0 -> 1 ... */
 	call bad_fill
 	movw $0, vq_desc + 1 * DESC_SIZE + DESC_NEXT(%rip)
 	mov $1, %edi
-	jmp blk_submit
+	jmp vq_submit
 bad_avail_jump:                         /* 1000 new entries in a queue of 16 */
 	call bad_fill
 	mov $AVAIL_JUMP, %edi
-	jmp blk_submit
+	jmp vq_submit
 bad_sector:                             /* the first sector past the end */
 	call bad_fill
 	mov blk_capacity(%rip), %rax
 	mov %rax, blk_hdr + BLK_HDR_SECTOR(%rip)
 	mov $1, %edi
-	jmp blk_submit
+	jmp vq_submit
 bad_sector_wrap:                        /* sector*512 wraps around 2^64 */
 	call bad_fill
 	mov $SECTOR_WRAPS, %rax
 	mov %rax, blk_hdr + BLK_HDR_SECTOR(%rip)
 	mov $1, %edi
-	jmp blk_submit
+	jmp vq_submit
+
+/* ---- virtio-gpu 2D, driven from ring 3 by polling ----
+   The same queue code as virtio-blk (vio_setup, vq_submit, %r15 = the
+   device window). A request is descriptor 0 (the command in gpu_req,
+   device-readable) and descriptor 1 (the response, gpu_resp,
+   device-writable). The framebuffer is guest RAM at FB_ADDR, the resource
+   GPU_RES is the display's size, B8G8R8X8, and scanout 0 shows it. */
+
+/* gpu_do build, expect, name: fill a request with \build, run it, check
+   the response type is \expect; on failure (printed) jump to the next 9:
+   with the status in %eax. */
+	.macro gpu_do build, expect, name
+	call \build
+	mov $\expect, %edi
+	lea \name(%rip), %rsi
+	call gpu_exec
+	test %eax, %eax
+	jnz 9f
+	.endm
+
+/* full_rect off: the whole display as the rect at \off(%rax). Clobbers %ecx. */
+	.macro full_rect off
+	mov gpu_width(%rip), %ecx
+	mov %ecx, \off + GPU_RECT_W(%rax)
+	mov gpu_height(%rip), %ecx
+	mov %ecx, \off + GPU_RECT_H(%rax)
+	.endm
+
+/* gpu_fail: print "testguest: gpu error: <%rsi>: <why>" for the EXIT_GPU_*
+   status in %eax (for a wrong response, its type too) and return it.
+   Clobbers %rcx %rdx %rsi. */
+gpu_fail:
+	push %rax
+	push %rsi
+	lea msg_gpu_error(%rip), %rsi
+	call puts
+	pop %rsi
+	call puts
+	lea msg_colon(%rip), %rsi
+	call puts
+	mov (%rsp), %rax
+	lea gpu_errors(%rip), %rsi
+	mov -EXIT_GPU_FIRST * 8(%rsi,%rax,8), %rsi
+	call puts
+	cmpl $EXIT_GPU_RESPONSE, (%rsp)
+	jne 1f
+	lea msg_space(%rip), %rsi
+	call puts
+	mov gpu_resp + GPU_HDR_TYPE(%rip), %eax
+	call putx
+1:	lea msg_newline(%rip), %rsi
+	call puts
+	pop %rax
+	ret
+
+/* putx: print %eax as "0x" and at least four hex digits.
+   Clobbers %rax %rcx %rdx %rsi. */
+putx:
+	push %rbx
+	mov %eax, %ebx
+	lea msg_0x(%rip), %rsi
+	call puts
+	mov $28, %ecx                       /* the top digit's shift */
+1:	cmp $12, %ecx                       /* skip leading zeros, keep four digits */
+	jle 2f
+	mov %ebx, %eax
+	shr %cl, %eax
+	test %eax, %eax
+	jnz 2f
+	sub $4, %ecx
+	jmp 1b
+2:	lea hex_digits(%rip), %rsi
+	mov $COM1_THR, %dx
+3:	mov %ebx, %eax
+	shr %cl, %eax
+	and $0xf, %eax
+	movzbl (%rsi,%rax), %eax
+	out %al, %dx
+	sub $4, %ecx
+	jns 3b
+	pop %rbx
+	ret
+
+/* gpu_init: set up the virtio-gpu device (vio_setup: VERSION_1 only, the
+   control queue; the cursor queue stays off). Returns 0 or an EXIT_GPU_*
+   status in %eax, printed. Clobbers %rax %rcx %rdx %rsi %rdi %r8 %r9. */
+gpu_init:
+	mov $VIRTIO_ID_GPU, %edi
+	call vio_find
+	test %eax, %eax
+	jnz 2f
+	mov $VIRTIO_ID_GPU, %edi
+	call vio_setup
+	test %eax, %eax
+	jz 1f
+2:
+	add $(EXIT_GPU_FIRST - VIO_NODEV), %eax /* VIO_x -> EXIT_GPU_NODEV, _FEATURES, _SETUP */
+	lea name_gpu_setup(%rip), %rsi
+	jmp gpu_fail
+1:	ret
+
+/* gpu_call: send the command in gpu_req (%ecx bytes) with a response
+   buffer of %edx bytes at gpu_resp (or at gpu_resp_addr if a gpubad case
+   set it), or with no writable descriptor at all if %edx is 0; wait for
+   the used entry. Returns SUBMIT_* in %eax; the used length is in
+   vq_used_len. Clobbers %rax %rcx %rdx %rdi %r8-%r10. */
+gpu_call:
+	movl $GPU_RESP_NONE, gpu_resp + GPU_HDR_TYPE(%rip) /* until the device writes one */
+	lea vq_desc(%rip), %r8
+	lea gpu_req(%rip), %rax
+	mov %rax, 0 * DESC_SIZE + DESC_ADDR(%r8)
+	mov %ecx, 0 * DESC_SIZE + DESC_LEN(%r8)
+	movw $0, 0 * DESC_SIZE + DESC_FLAGS(%r8)
+	movw $0, 0 * DESC_SIZE + DESC_NEXT(%r8)
+	test %edx, %edx
+	jz 2f
+	movw $DESC_F_NEXT, 0 * DESC_SIZE + DESC_FLAGS(%r8)
+	movw $1, 0 * DESC_SIZE + DESC_NEXT(%r8)
+	mov gpu_resp_addr(%rip), %rax
+	test %rax, %rax
+	jnz 1f
+	lea gpu_resp(%rip), %rax
+1:	movq $0, gpu_resp_addr(%rip)        /* one request only */
+	mov %rax, 1 * DESC_SIZE + DESC_ADDR(%r8)
+	mov %edx, 1 * DESC_SIZE + DESC_LEN(%r8)
+	movw $DESC_F_WRITE, 1 * DESC_SIZE + DESC_FLAGS(%r8)
+	movw $0, 1 * DESC_SIZE + DESC_NEXT(%r8)
+2:	mov $1, %edi
+	jmp vq_submit
+
+/* gpu_exec: gpu_call (%ecx request bytes, %edx response room), then check
+   that the answer is response type %edi at its full length (the display
+   info, or a bare header). Returns 0, or prints "testguest: gpu error:
+   <%rsi>: ..." and returns an EXIT_GPU_* status in %eax.
+   Clobbers %rax %rcx %rdx %rsi %rdi %r8-%r11. */
+gpu_exec:
+	push %rsi
+	push %rdi
+	call gpu_call
+	pop %r11                            /* the expected type */
+	pop %rsi
+	test %eax, %eax
+	jnz 2f
+	cmp gpu_resp + GPU_HDR_TYPE(%rip), %r11d
+	jne 3f
+	mov $GPU_HDR_SIZE, %ecx
+	cmp $GPU_RESP_OK_DISPLAY_INFO, %r11d
+	jne 1f
+	mov $GPU_DI_SIZE, %ecx
+1:	cmp vq_used_len(%rip), %ecx
+	jne 4f
+	ret                                 /* %eax = 0 */
+2:	add $EXIT_GPU_RESPONSE, %eax        /* SUBMIT_x -> EXIT_GPU_RESET, _TIMEOUT, _USED */
+	jmp gpu_fail
+3:	mov $EXIT_GPU_RESPONSE, %eax
+	jmp gpu_fail
+4:	mov $EXIT_GPU_USED, %eax
+	jmp gpu_fail
+
+/* The request builders: each fills gpu_req and returns the request length
+   in %ecx, the response room in %edx and gpu_req's address in %rax.
+   Clobbers %rdi. */
+
+/* gpu_hdr: clear gpu_req and set its type to %edi; %rax = gpu_req. */
+gpu_hdr:
+	lea gpu_req(%rip), %rax
+	.irp off, 0, 8, 16, 24, 32, 40, 48, 56 /* GPU_REQ_MAX bytes */
+	movq $0, \off(%rax)
+	.endr
+	mov %edi, GPU_HDR_TYPE(%rax)
+	ret
+
+gpu_build_display_info:
+	mov $GPU_CMD_GET_DISPLAY_INFO, %edi
+	call gpu_hdr
+	mov $GPU_HDR_SIZE, %ecx
+	mov $GPU_DI_SIZE, %edx
+	ret
+
+gpu_build_create:                       /* GPU_RES, B8G8R8X8, the display's size */
+	mov $GPU_CMD_RESOURCE_CREATE_2D, %edi
+	call gpu_hdr
+	movl $GPU_RES, GPU_CREATE_RES(%rax)
+	movl $GPU_FORMAT_B8G8R8X8, GPU_CREATE_FORMAT(%rax)
+	mov gpu_width(%rip), %ecx
+	mov %ecx, GPU_CREATE_W(%rax)
+	mov gpu_height(%rip), %ecx
+	mov %ecx, GPU_CREATE_H(%rax)
+	mov $GPU_CREATE_SIZE, %ecx
+	mov $GPU_HDR_SIZE, %edx
+	ret
+
+gpu_build_attach:                       /* GPU_RES backed by one entry: the framebuffer */
+	mov $GPU_CMD_ATTACH_BACKING, %edi
+	call gpu_hdr
+	movl $GPU_RES, GPU_ATTACH_RES(%rax)
+	movl $1, GPU_ATTACH_NR(%rax)
+	movq $FB_ADDR, GPU_ATTACH_ADDR(%rax)
+	mov gpu_fb_bytes(%rip), %ecx
+	mov %ecx, GPU_ATTACH_LEN(%rax)
+	mov $GPU_ATTACH_SIZE, %ecx
+	mov $GPU_HDR_SIZE, %edx
+	ret
+
+gpu_build_scanout:                      /* scanout 0 shows all of GPU_RES */
+	mov $GPU_CMD_SET_SCANOUT, %edi
+	call gpu_hdr
+	full_rect GPU_SCANOUT_RECT
+	movl $0, GPU_SCANOUT_ID(%rax)
+	movl $GPU_RES, GPU_SCANOUT_RES(%rax)
+	mov $GPU_SCANOUT_SIZE, %ecx
+	mov $GPU_HDR_SIZE, %edx
+	ret
+
+gpu_build_transfer:                     /* all of the framebuffer into GPU_RES */
+	mov $GPU_CMD_TRANSFER_TO_HOST_2D, %edi
+	call gpu_hdr
+	full_rect GPU_XFER_RECT
+	movq $0, GPU_XFER_OFFSET(%rax)
+	movl $GPU_RES, GPU_XFER_RES(%rax)
+	mov $GPU_XFER_SIZE, %ecx
+	mov $GPU_HDR_SIZE, %edx
+	ret
+
+gpu_build_flush:                        /* all of GPU_RES to the display */
+	mov $GPU_CMD_RESOURCE_FLUSH, %edi
+	call gpu_hdr
+	full_rect GPU_FLUSH_RECT
+	movl $GPU_RES, GPU_FLUSH_RES(%rax)
+	mov $GPU_FLUSH_SIZE, %ecx
+	mov $GPU_HDR_SIZE, %edx
+	ret
+
+gpu_build_spare:                        /* GPU_RES_SPARE, small, never backed */
+	call gpu_build_create
+	movl $GPU_RES_SPARE, GPU_CREATE_RES(%rax)
+	movl $GPU_SPARE_DIM, GPU_CREATE_W(%rax)
+	movl $GPU_SPARE_DIM, GPU_CREATE_H(%rax)
+	ret
+
+/* gpu_fill: the test pattern in the framebuffer: pixel (x, y) is the
+   little-endian word B = x&255, G = y&255, R = (x^y)&255, X = 0.
+   Clobbers %rax %rcx %rdx %rdi %r8. */
+gpu_fill:
+	mov $FB_ADDR, %edi
+	xor %edx, %edx                      /* y */
+1:	xor %ecx, %ecx                      /* x */
+2:	mov %ecx, %eax
+	xor %edx, %eax
+	movzbl %al, %eax
+	shl $16, %eax                       /* R */
+	movzbl %dl, %r8d
+	shl $8, %r8d                        /* G */
+	or %r8d, %eax
+	movzbl %cl, %r8d                    /* B */
+	or %r8d, %eax
+	mov %eax, (%rdi)
+	add $BYTES_PER_PIXEL, %rdi
+	inc %ecx
+	cmp gpu_width(%rip), %ecx
+	jb 2b
+	inc %edx
+	cmp gpu_height(%rip), %edx
+	jb 1b
+	ret
+
+/* gpu_draw: TRANSFER_TO_HOST_2D and RESOURCE_FLUSH of the whole screen.
+   Returns 0 or an EXIT_GPU_* status (printed). */
+gpu_draw:
+	gpu_do gpu_build_transfer, GPU_RESP_OK_NODATA, name_transfer
+	gpu_do gpu_build_flush, GPU_RESP_OK_NODATA, name_flush
+9:	ret
+
+/* gpu_put_mode: print "WxH". Clobbers %rax %rcx %rdx %rsi. */
+gpu_put_mode:
+	mov gpu_width(%rip), %eax
+	call putdec
+	lea msg_x(%rip), %rsi
+	call puts
+	mov gpu_height(%rip), %eax
+	jmp putdec
+
+/* gpu_setup: the whole 2D bring-up: device, GET_DISPLAY_INFO (scanout 0's
+   mode; "testguest: gpu display WxH"), RESOURCE_CREATE_2D, ATTACH_BACKING,
+   SET_SCANOUT, the pattern, TRANSFER_TO_HOST_2D, RESOURCE_FLUSH. Returns 0
+   or an EXIT_GPU_* status in %eax, printed. Sets %r15 (callers save it). */
+gpu_setup:
+	call gpu_init
+	test %eax, %eax
+	jnz 9f
+	gpu_do gpu_build_display_info, GPU_RESP_OK_DISPLAY_INFO, name_display_info
+	lea gpu_resp(%rip), %rsi
+	cmpl $0, GPU_DI_PMODE0_ENABLED(%rsi)
+	je 8f
+	mov GPU_DI_PMODE0_W(%rsi), %eax
+	mov GPU_DI_PMODE0_H(%rsi), %ecx
+	mov %eax, gpu_width(%rip)
+	mov %ecx, gpu_height(%rip)
+	imul %rcx, %rax                     /* both below 2^32: no overflow */
+	test %rax, %rax
+	jz 8f
+	shl $2, %rax                        /* * BYTES_PER_PIXEL */
+	cmp $FB_MAX_BYTES, %rax
+	ja 8f
+	mov %eax, gpu_fb_bytes(%rip)
+	lea msg_gpu_display(%rip), %rsi
+	call puts
+	call gpu_put_mode
+	lea msg_newline(%rip), %rsi
+	call puts
+	gpu_do gpu_build_create, GPU_RESP_OK_NODATA, name_create
+	gpu_do gpu_build_attach, GPU_RESP_OK_NODATA, name_attach
+	gpu_do gpu_build_scanout, GPU_RESP_OK_NODATA, name_scanout
+	call gpu_fill
+	jmp gpu_draw
+8:	mov $EXIT_GPU_MODE, %eax
+	lea name_display_info(%rip), %rsi
+	jmp gpu_fail
+9:	ret
+
+/* gpu_report_ok: "testguest: gpu ok WxH". */
+gpu_report_ok:
+	lea msg_gpu_ok(%rip), %rsi
+	call puts
+	call gpu_put_mode
+	lea msg_newline(%rip), %rsi
+	jmp puts
+
+/* gpu: draw the pattern once, print "testguest: gpu ok WxH". */
+test_gpu:
+	push %r15
+	call gpu_setup
+	test %eax, %eax
+	jnz 9f
+	call gpu_report_ok
+	mov $EXIT_OK, %eax
+9:	pop %r15
+	ret
+
+/* gpuhold N: gpu, then wait N seconds (PIT) before exiting, so that a
+   window stays up; "testguest: gpuhold N done". */
+test_gpuhold:
+	push %r12
+	push %r15
+	mov %rdi, %r12
+	call gpu_setup
+	test %eax, %eax
+	jnz 9f
+	call gpu_report_ok
+	mov %r12, %rdi
+	call pit_hold
+	test %eax, %eax
+	jnz 9f
+	mov %r12, %rax
+	lea name_gpuhold(%rip), %rdi
+	call report_done
+	mov $EXIT_OK, %eax
+9:	pop %r15
+	pop %r12
+	ret
+
+/* pit_hold: wait %rdi seconds: HOLD_SHOTS_PER_SEC one-shots of PIT
+   channel 2 each, polling its output in port 0x61 (each read is an exit).
+   Returns 0, or EXIT_GPU_PIT (printed) if a shot never ends.
+   Clobbers %rax %rcx %rdx %rsi %r8. */
+pit_hold:
+	imul $HOLD_SHOTS_PER_SEC, %rdi, %r8
+	test %r8, %r8
+	jz 3f
+1:	in $PORT_PIT_GATE, %al
+	and $(~PIT_SPEAKER & 0xff), %al
+	or $PIT_GATE2, %al
+	out %al, $PORT_PIT_GATE
+	mov $PIT_CH2_MODE0, %al             /* OUT2 goes low ... */
+	out %al, $PIT_CMD
+	mov $(HOLD_SHOT_COUNT & 0xff), %al
+	out %al, $PIT_CH2
+	mov $(HOLD_SHOT_COUNT >> 8), %al
+	out %al, $PIT_CH2                   /* ... and high again at the count's end */
+	mov $HOLD_MAX_POLLS, %ecx
+2:	in $PORT_PIT_GATE, %al
+	test $PIT_OUT2, %al
+	jnz 4f
+	pause
+	dec %ecx
+	jnz 2b
+	mov $EXIT_GPU_PIT, %eax
+	lea name_pit(%rip), %rsi
+	jmp gpu_fail
+4:	dec %r8
+	jnz 1b
+3:	xor %eax, %eax
+	ret
+
+/* gpubench N: gpu, then N frames between the marks: each changes pixel
+   (0,0) and sends TRANSFER_TO_HOST_2D + RESOURCE_FLUSH of the whole
+   screen, waiting for each. "testguest: gpubench N done". */
+test_gpubench:
+	push %r12
+	push %r13
+	push %r15
+	mov %rdi, %r12
+	call gpu_setup
+	test %eax, %eax
+	jnz 9f
+	mov $MARK_BEGIN, %eax
+	call mark
+	mov %r12, %r13
+	test %r13, %r13
+	jz 2f
+1:	mov $FB_ADDR, %eax
+	mov %r13d, (%rax)                   /* a new frame */
+	call gpu_draw
+	test %eax, %eax
+	jnz 9f
+	dec %r13
+	jnz 1b
+2:	mov $MARK_END, %eax
+	call mark
+	mov %r12, %rax
+	lea name_gpubench(%rip), %rdi
+	call report_done
+	mov $EXIT_OK, %eax
+9:	pop %r15
+	pop %r13
+	pop %r12
+	ret
+
+/* gpubad_setup: gpu_setup and the spare resource the backing cases use. */
+gpubad_setup:
+	call gpu_setup
+	test %eax, %eax
+	jnz 9f
+	gpu_do gpu_build_spare, GPU_RESP_OK_NODATA, name_create
+9:	ret
+
+/* gpubad: hostile commands (gpu_bad_cases). Prints
+   "testguest: gpubad <case>: <answer>" per case, the answer being the
+   response type (0x1203), none (used length 0), or needs-reset, timeout,
+   bad-used; " (want X)" follows a wrong one. A device that needs a reset
+   or did not answer is set up again. Then a normal draw must work:
+   "testguest: gpubad ok" and 0, or "testguest: gpubad failed" and
+   EXIT_GPU_HOSTILE. */
+test_gpubad:
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	call gpubad_setup
+	test %eax, %eax
+	jnz 9f
+	xor %r13d, %r13d                    /* the status to return */
+	lea gpu_bad_cases(%rip), %r12
+1:	cmpq $0, (%r12)
+	je 5f
+	lea msg_gpubad(%rip), %rsi
+	call puts
+	mov (%r12), %rsi
+	call puts
+	lea msg_colon(%rip), %rsi
+	call puts
+	call *8(%r12)                       /* %ecx, %edx */
+	call gpu_call
+	mov %eax, %r14d                     /* SUBMIT_* */
+	cmp $SUBMIT_DONE, %eax
+	jne 3f
+	mov vq_used_len(%rip), %eax
+	test %eax, %eax
+	jz 2f
+	cmp $GPU_HDR_SIZE, %eax             /* an error is a bare header */
+	jne 4f
+	mov gpu_resp + GPU_HDR_TYPE(%rip), %eax
+	call putx
+	mov gpu_resp + GPU_HDR_TYPE(%rip), %eax
+	cmp 16(%r12), %eax
+	je 6f
+	jmp 7f
+2:	lea out_none(%rip), %rsi
+	call puts
+	cmpq $GPU_RESP_NONE, 16(%r12)
+	je 6f
+	jmp 7f
+3:	lea outcomes(%rip), %rsi            /* needs-reset, timeout, bad-used */
+	mov (%rsi,%rax,8), %rsi
+	call puts
+	cmp $SUBMIT_RESET, %r14d
+	jne 7f
+	mov $GPU_RESP_NEEDS_RESET, %eax
+	cmpq %rax, 16(%r12)
+	je 6f
+	jmp 7f
+4:	lea out_bad_used(%rip), %rsi
+	call puts
+7:	mov $EXIT_GPU_HOSTILE, %r13d        /* not what govm should answer */
+	lea msg_want(%rip), %rsi
+	call puts
+	mov 16(%r12), %rax
+	call gpubad_put_answer
+	lea msg_close(%rip), %rsi
+	call puts
+6:	lea msg_newline(%rip), %rsi
+	call puts
+	vread VIO_STATUS, %eax              /* broken, or no answer: start again */
+	test $ST_NEEDS_RESET, %eax
+	jnz 8f
+	cmp $SUBMIT_DONE, %r14d
+	je 10f
+8:	call gpubad_setup
+	test %eax, %eax
+	jnz 9f
+10:	add $24, %r12
+	jmp 1b
+
+5:	call gpu_draw                       /* the device still works */
+	test %eax, %eax
+	jnz 9f
+	lea msg_gpubad_ok(%rip), %rsi
+	test %r13d, %r13d
+	jz 11f
+	lea msg_gpubad_failed(%rip), %rsi
+11:	call puts
+	mov %r13d, %eax
+9:	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	ret
+
+/* gpubad_put_answer: print an expected answer (%rax): none, needs-reset or
+   the response type. Clobbers %rax %rcx %rdx %rsi. */
+gpubad_put_answer:
+	lea out_none(%rip), %rsi
+	cmp $GPU_RESP_NONE, %rax
+	je puts
+	lea out_needs_reset(%rip), %rsi
+	mov $GPU_RESP_NEEDS_RESET, %ecx
+	cmp %rcx, %rax
+	je puts
+	jmp putx
+
+/* The hostile cases: each fills gpu_req from a good request (the builders
+   above) and breaks it; %ecx and %edx as the builders return them. */
+bad_xfer_res:                           /* no such resource */
+	call gpu_build_transfer
+	movl $GPU_BAD_RES, GPU_XFER_RES(%rax)
+	ret
+bad_flush_res:
+	call gpu_build_flush
+	movl $GPU_BAD_RES, GPU_FLUSH_RES(%rax)
+	ret
+bad_scanout_res:
+	call gpu_build_scanout
+	movl $GPU_BAD_RES, GPU_SCANOUT_RES(%rax)
+	ret
+bad_xfer_rect:                          /* one column wider than the resource */
+	call gpu_build_transfer
+	incl GPU_XFER_RECT + GPU_RECT_W(%rax)
+	ret
+bad_flush_rect:                         /* one pixel right of the resource */
+	call gpu_build_flush
+	mov gpu_width(%rip), %edi
+	mov %edi, GPU_FLUSH_RECT + GPU_RECT_X(%rax)
+	movl $1, GPU_FLUSH_RECT + GPU_RECT_W(%rax)
+	movl $1, GPU_FLUSH_RECT + GPU_RECT_H(%rax)
+	ret
+bad_scanout_rect:                       /* one row taller than the resource */
+	call gpu_build_scanout
+	incl GPU_SCANOUT_RECT + GPU_RECT_H(%rax)
+	ret
+bad_xfer_offset:                        /* the last row would end past the backing */
+	call gpu_build_transfer
+	movq $BYTES_PER_PIXEL, GPU_XFER_OFFSET(%rax)
+	ret
+bad_scanout_id:                         /* scanout 7 of 1 */
+	call gpu_build_scanout
+	movl $GPU_BAD_SCANOUT, GPU_SCANOUT_ID(%rax)
+	ret
+bad_attach_ram:                         /* a backing entry beyond guest RAM */
+	call gpu_build_attach
+	movl $GPU_RES_SPARE, GPU_ATTACH_RES(%rax)
+	mov $BEYOND_RAM, %rdi
+	mov %rdi, GPU_ATTACH_ADDR(%rax)
+	ret
+bad_attach_many:                        /* more entries than the device takes */
+	call gpu_build_attach
+	movl $GPU_RES_SPARE, GPU_ATTACH_RES(%rax)
+	movl $GPU_TOO_MANY_ENTRIES, GPU_ATTACH_NR(%rax)
+	ret
+bad_attach_lying:                       /* 1000 entries said, one sent */
+	call gpu_build_attach
+	movl $GPU_RES_SPARE, GPU_ATTACH_RES(%rax)
+	movl $GPU_LYING_ENTRIES, GPU_ATTACH_NR(%rax)
+	ret
+bad_attach_twice:                       /* GPU_RES already has its backing */
+	jmp gpu_build_attach
+bad_create_absurd:                      /* 65535 x 65535 */
+	call gpu_build_create
+	movl $GPU_RES_SPARE + 1, GPU_CREATE_RES(%rax)
+	movl $GPU_DIM_ABSURD, GPU_CREATE_W(%rax)
+	movl $GPU_DIM_ABSURD, GPU_CREATE_H(%rax)
+	ret
+bad_create_huge:                        /* 16384 x 16384: 1 GiB */
+	call gpu_build_create
+	movl $GPU_RES_SPARE + 1, GPU_CREATE_RES(%rax)
+	movl $GPU_DIM_HUGE, GPU_CREATE_W(%rax)
+	movl $GPU_DIM_HUGE, GPU_CREATE_H(%rax)
+	ret
+bad_create_id0:                         /* resource 0 is "none" */
+	call gpu_build_create
+	movl $0, GPU_CREATE_RES(%rax)
+	ret
+bad_create_dup:                         /* GPU_RES exists */
+	jmp gpu_build_create
+bad_create_format:                      /* format 0 is no format */
+	call gpu_build_create
+	movl $GPU_RES_SPARE + 1, GPU_CREATE_RES(%rax)
+	movl $0, GPU_CREATE_FORMAT(%rax)
+	ret
+bad_unknown_cmd:                        /* a 3D command (header only) */
+	mov $GPU_CMD_CTX_CREATE, %edi
+	call gpu_hdr
+	mov $GPU_HDR_SIZE, %ecx
+	mov $GPU_HDR_SIZE, %edx
+	ret
+bad_short_cmd:                          /* RESOURCE_CREATE_2D cut after its header */
+	call gpu_build_create
+	mov $GPU_HDR_SIZE, %ecx
+	ret
+bad_resp_small:                         /* room for a header, not the display info */
+	call gpu_build_display_info
+	mov $GPU_HDR_SIZE, %edx
+	ret
+bad_resp_tiny:                          /* room for less than a header */
+	call gpu_build_transfer
+	mov $GPU_TINY_RESP, %edx
+	ret
+bad_resp_missing:                       /* no writable descriptor at all */
+	call gpu_build_transfer
+	xor %edx, %edx
+	ret
+bad_resp_beyond_ram:                    /* the response buffer beyond guest RAM */
+	call gpu_build_flush
+	mov $BEYOND_RAM, %rdi
+	mov %rdi, gpu_resp_addr(%rip)
+	ret
 
 /* ---- exceptions (ring 0): print the vector, exit 100+vector ---- */
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
@@ -944,6 +1752,10 @@ test_table:                             /* (name, function); "hello" first: the 
 	.quad name_blk, test_blk
 	.quad name_blkbench, test_blkbench
 	.quad name_blkbad, test_blkbad
+	.quad name_gpu, test_gpu
+	.quad name_gpubench, test_gpubench
+	.quad name_gpubad, test_gpubad
+	.quad name_gpuhold, test_gpuhold
 	.quad 0, 0
 
 bad_cases:                              /* (name, function) for blkbad */
@@ -954,12 +1766,42 @@ bad_cases:                              /* (name, function) for blkbad */
 	.quad case_sector_wrap, bad_sector_wrap
 	.quad 0, 0
 
+gpu_bad_cases:                          /* (name, function, expected answer) for gpubad */
+	.quad case_xfer_res, bad_xfer_res, GPU_RESP_ERR_INVALID_RESOURCE_ID
+	.quad case_flush_res, bad_flush_res, GPU_RESP_ERR_INVALID_RESOURCE_ID
+	.quad case_scanout_res, bad_scanout_res, GPU_RESP_ERR_INVALID_RESOURCE_ID
+	.quad case_xfer_rect, bad_xfer_rect, GPU_RESP_ERR_INVALID_PARAMETER
+	.quad case_flush_rect, bad_flush_rect, GPU_RESP_ERR_INVALID_PARAMETER
+	.quad case_scanout_rect, bad_scanout_rect, GPU_RESP_ERR_INVALID_PARAMETER
+	.quad case_xfer_offset, bad_xfer_offset, GPU_RESP_ERR_INVALID_PARAMETER
+	.quad case_scanout_id, bad_scanout_id, GPU_RESP_ERR_INVALID_SCANOUT_ID
+	.quad case_attach_ram, bad_attach_ram, GPU_RESP_ERR_UNSPEC
+	.quad case_attach_many, bad_attach_many, GPU_RESP_ERR_INVALID_PARAMETER
+	.quad case_attach_lying, bad_attach_lying, GPU_RESP_ERR_UNSPEC
+	.quad case_attach_twice, bad_attach_twice, GPU_RESP_ERR_UNSPEC
+	.quad case_create_absurd, bad_create_absurd, GPU_RESP_ERR_INVALID_PARAMETER
+	.quad case_create_huge, bad_create_huge, GPU_RESP_ERR_OUT_OF_MEMORY
+	.quad case_create_id0, bad_create_id0, GPU_RESP_ERR_INVALID_RESOURCE_ID
+	.quad case_create_dup, bad_create_dup, GPU_RESP_ERR_INVALID_RESOURCE_ID
+	.quad case_create_format, bad_create_format, GPU_RESP_ERR_INVALID_PARAMETER
+	.quad case_unknown_cmd, bad_unknown_cmd, GPU_RESP_ERR_UNSPEC
+	.quad case_short_cmd, bad_short_cmd, GPU_RESP_ERR_UNSPEC
+	.quad case_resp_small, bad_resp_small, GPU_RESP_ERR_UNSPEC
+	.quad case_resp_tiny, bad_resp_tiny, GPU_RESP_NONE
+	.quad case_resp_missing, bad_resp_missing, GPU_RESP_NONE
+	.quad case_resp_beyond_ram, bad_resp_beyond_ram, GPU_RESP_NEEDS_RESET
+	.quad 0, 0, 0
+
 outcomes:                               /* by SUBMIT_*; SUBMIT_DONE is refined by the status byte */
 	.quad out_ok, out_needs_reset, out_timeout, out_bad_used
 
 blk_errors:                             /* by EXIT_BLK_* - EXIT_BLK_FIRST */
 	.quad err_nodev, err_features, err_setup, err_small, err_ioerr, err_reset
 	.quad err_timeout, err_used, err_mismatch, err_arg, err_hostile
+
+gpu_errors:                             /* by EXIT_GPU_* - EXIT_GPU_FIRST */
+	.quad err_gpu_nodev, err_features, err_setup, err_gpu_response, err_reset
+	.quad err_timeout, err_used, err_gpu_mode, err_gpu_hostile, err_gpu_pit
 
 /* iretq pops this: RIP, CS, RFLAGS, RSP, SS. */
 iret_frame:
@@ -1074,6 +1916,57 @@ err_used:	.asciz "wrong used entry or length"
 err_mismatch:	.asciz "read back differs from what was written"
 err_arg:	.asciz "N above 16"
 err_hostile:	.asciz "a hostile case ended badly"
+name_gpu:	.asciz "gpu"
+name_gpubench:	.asciz "gpubench"
+name_gpubad:	.asciz "gpubad"
+name_gpuhold:	.asciz "gpuhold"
+name_gpu_setup:	.asciz "setup"
+name_display_info: .asciz "GET_DISPLAY_INFO"
+name_create:	.asciz "RESOURCE_CREATE_2D"
+name_attach:	.asciz "RESOURCE_ATTACH_BACKING"
+name_scanout:	.asciz "SET_SCANOUT"
+name_transfer:	.asciz "TRANSFER_TO_HOST_2D"
+name_flush:	.asciz "RESOURCE_FLUSH"
+name_pit:	.asciz "gpuhold"
+msg_gpu_error:	.asciz "testguest: gpu error: "
+msg_gpu_display: .asciz "testguest: gpu display "
+msg_gpu_ok:	.asciz "testguest: gpu ok "
+msg_gpubad:	.asciz "testguest: gpubad "
+msg_gpubad_ok:	.asciz "testguest: gpubad ok\n"
+msg_gpubad_failed: .asciz "testguest: gpubad failed\n"
+msg_want:	.asciz " (want "
+msg_close:	.asciz ")"
+msg_x:		.asciz "x"
+msg_0x:		.asciz "0x"
+out_none:	.asciz "none"
+case_xfer_res:	.asciz "transfer-unknown-resource"
+case_flush_res:	.asciz "flush-unknown-resource"
+case_scanout_res: .asciz "scanout-unknown-resource"
+case_xfer_rect:	.asciz "transfer-rect-beyond-resource"
+case_flush_rect: .asciz "flush-rect-beyond-resource"
+case_scanout_rect: .asciz "scanout-rect-beyond-resource"
+case_xfer_offset: .asciz "transfer-beyond-backing"
+case_scanout_id: .asciz "scanout-id-7"
+case_attach_ram: .asciz "backing-beyond-ram"
+case_attach_many: .asciz "backing-16385-entries"
+case_attach_lying: .asciz "backing-entries-missing"
+case_attach_twice: .asciz "backing-twice"
+case_create_absurd: .asciz "create-65535x65535"
+case_create_huge: .asciz "create-16384x16384"
+case_create_id0: .asciz "create-id-0"
+case_create_dup: .asciz "create-existing-id"
+case_create_format: .asciz "create-format-0"
+case_unknown_cmd: .asciz "3d-command"
+case_short_cmd:	.asciz "short-command"
+case_resp_small: .asciz "response-too-small"
+case_resp_tiny:	.asciz "response-under-header"
+case_resp_missing: .asciz "response-missing"
+case_resp_beyond_ram: .asciz "response-beyond-ram"
+err_gpu_nodev:	.asciz "no virtio-gpu device (govm or QEMU microvm virtio-mmio windows)"
+err_gpu_response: .asciz "unexpected response"
+err_gpu_mode:	.asciz "scanout 0 disabled, empty, or larger than 8 MiB"
+err_gpu_hostile: .asciz "a hostile case got an unexpected answer"
+err_gpu_pit:	.asciz "PIT channel 2 does not count"
 
 /* ---- page tables: built at assembly time, identity map 0-4 GiB ---- */
 	.section .pagetables, "aw"
@@ -1107,9 +2000,17 @@ blk_hdr:	.skip BLK_HDR_SIZE
 blk_status:	.skip BLK_STATUS_SIZE
 	.balign 8
 blk_capacity:	.skip 8                     /* sectors */
-blk_used_len:	.skip 4                     /* of the last used entry */
-blk_last_used:	.skip 2                     /* used idx we have consumed up to */
+vq_used_len:	.skip 4                     /* of the last used entry */
+vq_last_used:	.skip 2                     /* used idx we have consumed up to */
 vq_end:
+	.balign 16
+gpu_req:	.skip GPU_REQ_MAX           /* the command being sent */
+gpu_resp:	.skip GPU_DI_SIZE           /* its response: the largest is the display info */
+	.balign 8
+gpu_resp_addr:	.skip 8                     /* gpubad: the response buffer instead of gpu_resp (0: gpu_resp) */
+gpu_width:	.skip 4                     /* scanout 0's mode, from GET_DISPLAY_INFO */
+gpu_height:	.skip 4
+gpu_fb_bytes:	.skip 4                     /* width * height * 4 */
 	.balign 4096
 wbuf:	.skip BLK_MAX_SECTORS * SECTOR_SIZE
 rbuf:	.skip BLK_MAX_SECTORS * SECTOR_SIZE
