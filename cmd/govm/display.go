@@ -5,10 +5,12 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/govm/govm/devices/gpu"
 	"github.com/govm/govm/devices/gpu/display"
+	"github.com/govm/govm/devices/gpu/virgl"
 	"github.com/govm/govm/devices/input"
 	vinput "github.com/govm/govm/devices/virtio/input"
 	"github.com/govm/govm/machine"
@@ -52,7 +54,16 @@ func newGraphics(f runFlags, win gpu.Sink) (*graphics, []machine.VirtioDevice, e
 	if err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--resolution: %w", err))
 	}
-	mem, err := parseSize(f.gpuMem)
+	memFlag := f.gpuMem
+	if memFlag == "" {
+		// 3D resources are charged an upper bound of their texels (mip
+		// levels, 16-byte formats), so virgl needs a larger budget.
+		memFlag = "256M"
+		if strings.HasPrefix(f.gpu, "virgl") {
+			memFlag = "1G"
+		}
+	}
+	mem, err := parseSize(memFlag)
 	if err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--gpu-mem: %w", err))
 	}
@@ -62,7 +73,15 @@ func newGraphics(f runFlags, win gpu.Sink) (*graphics, []machine.VirtioDevice, e
 		sinks = append(sinks, win)
 	}
 	g.sink = display.Multi(sinks...)
-	if g.gpu, err = gpu.New(gpu.Options{Width: w, Height: h, MemLimit: mem, Sink: g.sink}); err != nil {
+	var backend gpu.Backend
+	if strings.HasPrefix(f.gpu, "virgl") {
+		r, err := virglRenderer(f.gpu == "virgl,gles")
+		if err != nil {
+			return nil, nil, fmt.Errorf("--gpu %s: %w", f.gpu, err)
+		}
+		backend = r
+	}
+	if g.gpu, err = gpu.New(gpu.Options{Width: w, Height: h, MemLimit: mem, Sink: g.sink, Backend: backend}); err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--gpu: %w", err))
 	}
 	g.keyboard, g.tablet = vinput.NewKeyboard(), vinput.NewTablet()
@@ -114,9 +133,7 @@ func (g *graphics) screenshot(path string) error {
 // checkGPUFlags validates --gpu and --display.
 func checkGPUFlags(f *runFlags) error {
 	switch f.gpu {
-	case "none", "2d":
-	case "virgl", "virgl,gles":
-		return withCode(exitUsage, fmt.Errorf("--gpu %s: virgl 3D is not in this govm yet; use --gpu 2d", f.gpu))
+	case "none", "2d", "virgl", "virgl,gles":
 	default:
 		return withCode(exitUsage, fmt.Errorf("--gpu %q: want none, 2d, virgl or virgl,gles", f.gpu))
 	}
@@ -157,4 +174,17 @@ func (h *controlHandler) Stats() string {
 		fmt.Fprintf(&b, "exits %s %d\n", k, exits[k])
 	}
 	return b.String()
+}
+
+// The virgl renderer is process-wide state (one GL context thread); govm
+// makes it once and keeps it across guest reboots.
+var (
+	virglOnce sync.Once
+	virglR    *virgl.Renderer
+	virglErr  error
+)
+
+func virglRenderer(gles bool) (*virgl.Renderer, error) {
+	virglOnce.Do(func() { virglR, virglErr = virgl.New(virgl.Options{GLES: gles}) })
+	return virglR, virglErr
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/govm/govm/devices/gpu/virgl"
 	"github.com/govm/govm/kvm"
 	"github.com/govm/govm/machine"
 )
@@ -59,6 +60,13 @@ Exit status: 0 when KVM is usable (either verdict), 1 when it is not.`,
 				return nil
 			}
 			fmt.Printf("ring-0 guest code: %v\n", p)
+			if r, err := virgl.New(virgl.Options{}); err != nil {
+				fmt.Printf("virgl: unavailable: %v\n", err)
+			} else {
+				vendor, renderer, version := r.RendererString()
+				fmt.Printf("virgl: host renderer %q (%s), GL %s, %d capsets\n", renderer, vendor, version, r.NumCapsets())
+				r.Close()
+			}
 			if p.Verdict == machine.Ring0Emulated {
 				fmt.Println("verdict: emulated — stock Linux kernels will not boot on this host's KVM;\n" +
 					"         the test guest runs, and Linux tests go through scripts/nested.sh")

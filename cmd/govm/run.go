@@ -96,10 +96,10 @@ Exit status:
 	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net on a tap device: `tap=NAME[,mac=MAC]`; repeatable")
 	fl.StringVar(&f.console, "console", "serial", "the console the guest uses: serial (COM1, ttyS0) or virtio (hvc0)")
 	fl.BoolVar(&f.rng, "rng", true, "give the guest a virtio-rng entropy source")
-	fl.StringVar(&f.gpu, "gpu", "none", "the guest's graphics: none, or 2d (virtio-gpu, with a virtio keyboard and tablet)")
+	fl.StringVar(&f.gpu, "gpu", "none", "the guest's graphics (virtio-gpu, with a virtio keyboard and tablet): none, 2d, virgl (OpenGL through the host's GL), or virgl,gles (through OpenGL ES)")
 	fl.StringVar(&f.display, "display", displayAuto, "where the guest's screen goes: sdl (a window), headless, none; auto picks sdl when $DISPLAY is set")
 	fl.StringVar(&f.resolution, "resolution", "1280x800", "the guest display's preferred mode, `WxH`")
-	fl.StringVar(&f.gpuMem, "gpu-mem", "256M", "host memory the GPU may spend on the guest's resources")
+	fl.StringVar(&f.gpuMem, "gpu-mem", "", "host memory the GPU may spend on the guest's resources (default 256M, 1G with virgl)")
 	fl.StringVar(&f.screenshot, "screenshot", "", "write the guest's screen to `FILE.png` when the VM ends (--expect matched, timeout, power off)")
 	fl.StringVar(&f.control, "control", "", "listen on a Unix socket `PATH` for commands while the VM runs (see 'govm ctl --help')")
 	return cmd
