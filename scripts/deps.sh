@@ -10,12 +10,15 @@
 #                nested-KVM harness and the peer benchmarks), acpica-tools
 #                (ACPI table tests), util-linux (script, for gokvm),
 #                libsdl2-dev (the SDL window), Xvfb, xdotool, ImageMagick
-#                (testing the window as a person would)
+#                (testing the window as a person would), virglrenderer, EGL
+#                and Mesa (the virgl 3D backend; llvmpipe without a GPU)
 set -euo pipefail
 
 PKGS=(gcc libc6-dev make cpio xz-utils zstd kmod busybox-static qemu-system-x86
 	acpica-tools util-linux bsdextrautils ca-certificates iproute2 iputils-ping strace
-	libsdl2-dev xvfb xauth xdotool x11-apps imagemagick edid-decode)
+	libsdl2-dev xvfb xauth xdotool x11-apps imagemagick edid-decode
+	libvirglrenderer-dev libepoxy-dev libegl-dev libgles-dev libgl-dev libgbm-dev
+	libegl-mesa0 libgl1-mesa-dri mesa-utils)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

@@ -509,8 +509,14 @@ func TestLinuxGPUWindowAndInput(t *testing.T) {
 		t.Errorf("the guest saw the pointer at ABS %d,%d, want %d,%d (±%d,%d)", gotX, gotY, wantX, wantY, slackX, slackY)
 	}
 
-	// The headless frame, taken when the VM stopped, is the exact image.
-	checkExactPattern(t, readPNG(t, shot))
+	// The headless frame, taken when the VM stopped, is the exact image,
+	// and the window showed it.
+	headless := readPNG(t, shot)
+	checkExactPattern(t, headless)
+	if ok, total, first := windowDiff(readPNG(t, rootPNG), fr, headless); ok != total {
+		t.Errorf("the window differs from the headless frame: %d of %d pixels within %d; the first bad: %s",
+			ok, total, windowTolerance, first)
+	}
 }
 
 func absInt(v int) int {
