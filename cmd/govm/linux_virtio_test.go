@@ -236,8 +236,8 @@ const (
 	floodDeadline = 120
 	// netGuestWait is how long the guest waits for the host's "done"
 	// message (govm.netwait); netTimeout bounds the whole boot.
-	netGuestWait = 300
-	netTimeout   = "480s"
+	netGuestWait = 200
+	netTimeout   = "360s"
 )
 
 // netScript runs in a fresh network namespace (unshare -n): it creates the
