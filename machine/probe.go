@@ -45,9 +45,31 @@ func (p Ring0Probe) String() string {
 		p.Verdict, p.Rate/1e6, p.Iterations, p.Elapsed.Round(time.Microsecond))
 }
 
-// MeasureRing0 runs a tight loop in a guest's real mode (ring 0) on sys and
-// times it.
+// probeRuns is how many times the loop runs; the fastest counts. The first
+// run in a fresh VM can be slow for reasons that are not emulation (page
+// faults, a busy host), so one run alone can misjudge a real KVM.
+const probeRuns = 3
+
+// MeasureRing0 runs a tight loop in a guest's real mode (ring 0) on sys a
+// few times and keeps the fastest.
 func MeasureRing0(sys *kvm.System) (Ring0Probe, error) {
+	var best Ring0Probe
+	for i := 0; i < probeRuns; i++ {
+		p, err := measureRing0Once(sys)
+		if err != nil {
+			return Ring0Probe{}, err
+		}
+		if p.Rate > best.Rate {
+			best = p
+		}
+		if best.Verdict == Ring0Native {
+			break // conclusive: an emulator is never this fast
+		}
+	}
+	return best, nil
+}
+
+func measureRing0Once(sys *kvm.System) (Ring0Probe, error) {
 	vm, err := sys.CreateVM()
 	if err != nil {
 		return Ring0Probe{}, err

@@ -75,6 +75,10 @@ func (m *Machine) addVirtio() ([]acpi.MMIODevice, string, error) {
 		if a.transport, err = virtio.NewMMIO(vd.Dev, m.mem, irq); err != nil {
 			return nil, "", fmt.Errorf("%s: %w", vd.Name, err)
 		}
+		name := vd.Name
+		a.transport.OnError = func(err error) {
+			fmt.Fprintf(m.cfg.Warn, "\r\ngovm: %s: the guest broke the device, which needs a reset: %v\r\n", name, err)
+		}
 		if err := m.mmio.Insert(a.transport, vd.Name, base, VirtioMMIOSize); err != nil {
 			return nil, "", err
 		}

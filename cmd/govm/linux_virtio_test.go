@@ -228,12 +228,14 @@ const (
 	// netUpWait is how long the script waits for the guest's GOVM-NET-UP.
 	netUpWait = 180
 	// floodCount is how many echo requests the host floods the guest
-	// with, and floodDeadline how long ping may take to send them and
-	// collect every reply. A count, not just a deadline (ping -f -w 10):
-	// with a deadline alone the request in flight when it expires counts
-	// as lost, and a round trip through the nested harness takes ~10 ms.
-	floodCount    = 1000
-	floodDeadline = 120
+	// with: ping -f -c N sends exactly N, then waits twice the longest
+	// round trip for the last replies. A deadline (ping -f -w 10) would
+	// count the requests in flight when it expires as lost, and with -c
+	// and -w together ping stops once N replies are in, with more sent.
+	// Round trips through the nested harness take 2-300 ms.
+	floodCount = 1000
+	// floodLimit bounds the flood ping (timeout(1) kills it after that).
+	floodLimit = 180
 	// netGuestWait is how long the guest waits for the host's "done"
 	// message (govm.netwait); netTimeout bounds the whole boot.
 	netGuestWait = 200
@@ -259,7 +261,7 @@ for _ in $(seq 1 "$UP_WAIT"); do
 done
 echo "NET-UP=$up"
 if [ "$up" = 1 ]; then
-	ping -f -c "$FLOOD_COUNT" -w "$FLOOD_DEADLINE" "$GUEST_ADDR" >"$DIR/flood.txt" 2>&1
+	timeout "$FLOOD_LIMIT" ping -f -c "$FLOOD_COUNT" "$GUEST_ADDR" >"$DIR/flood.txt" 2>&1
 	echo "FLOOD-RC=$?"
 	# The guest powers off once it gets this line (or after govm.netwait).
 	for _ in 1 2 3 4 5; do
@@ -293,7 +295,7 @@ func TestLinuxNet(t *testing.T) {
 		"GOVM="+g.govm, "KERNEL="+g.kernel, "INITRD="+g.initrd, "TIMEOUT="+netTimeout,
 		"APPEND="+cmdline(false, "govm.test=net", "govm.netwait="+strconv.Itoa(netGuestWait)), "DIR="+dir,
 		"UP_WAIT="+strconv.Itoa(netUpWait), "FLOOD_COUNT="+strconv.Itoa(floodCount),
-		"FLOOD_DEADLINE="+strconv.Itoa(floodDeadline))
+		"FLOOD_LIMIT="+strconv.Itoa(floodLimit))
 	start := time.Now()
 	script, err := cmd.CombinedOutput()
 	t.Logf("network script: %v in %v\n%s", err, time.Since(start).Round(time.Millisecond), script)

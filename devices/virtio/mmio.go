@@ -78,6 +78,11 @@ var ErrBadQueueSizes = errors.New("virtio: device queue sizes must be powers of 
 // called by vCPU threads through the bus (any number, concurrently); queue
 // notifications reach the device on one worker goroutine.
 type MMIO struct {
+	// OnError, if set before the guest starts, hears the first reason the
+	// device needed a reset (a broken ring, a bad chain): the guest's
+	// mistake, which would otherwise only show as a dead device.
+	OnError func(error)
+
 	dev     Device
 	mem     GuestMemory
 	irq     Interrupt
@@ -510,7 +515,9 @@ func (m *MMIO) signal(kind InterruptKind) {
 // delivering notifications until the driver resets the device.
 func (m *MMIO) NeedsReset(reason error) {
 	old := m.status.Or(StatusDeviceNeedsReset)
-	m.resetErr.CompareAndSwap(nil, &reason)
+	if m.resetErr.CompareAndSwap(nil, &reason) && m.OnError != nil {
+		m.OnError(reason)
+	}
 	if old&StatusDriverOK == 0 {
 		return // the driver is not using the device yet: no interrupt
 	}
