@@ -81,8 +81,24 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	// Size the buffer from the file, so a 60 MiB vmlinux is read in one
+	// allocation instead of a doubling io.ReadAll.
+	var data []byte
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() <= limit {
+		data = make([]byte, st.Size())
+		if _, err := io.ReadFull(f, data); err != nil {
+			return nil, err
+		}
+		// The file may have grown since Stat: the limit still applies.
+		var one [1]byte
+		if n, _ := f.Read(one[:]); n > 0 {
+			rest, err := io.ReadAll(io.LimitReader(f, limit))
+			if err != nil {
+				return nil, err
+			}
+			data = append(append(data, one[0]), rest...)
+		}
+	} else if data, err = io.ReadAll(io.LimitReader(f, limit+1)); err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > limit {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -463,6 +464,11 @@ func (m *Machine) stop(r Result) {
 
 // Run starts every vCPU and blocks until the machine stops.
 func (m *Machine) Run() Result {
+	// Each vCPU holds a P while its guest runs (see kvm.VCPU.Run): keep as
+	// many Ps again as the host has CPUs for devices, the console and GC.
+	if want := runtime.NumCPU() + len(m.cpus); runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
 	var wg sync.WaitGroup
 	for _, v := range m.cpus {
 		wg.Add(1)
@@ -471,6 +477,10 @@ func (m *Machine) Run() Result {
 			m.runVCPU(v)
 		}()
 	}
+	// The kernel and initrd files now live in guest memory: give the heap
+	// copies back to the OS rather than carry them as VMM overhead. This
+	// runs beside the vCPUs, off the start-up path.
+	go debug.FreeOSMemory()
 	wg.Wait()
 	close(m.done)
 	return m.result
