@@ -20,7 +20,7 @@
 # /dev/dri. Where /dev/dri/card0 exists, it is measured too.
 #
 # Environment:
-#   BENCH_VIRGL_FRAMES  frames per kmscube run (default 300)
+#   BENCH_VIRGL_FRAMES  frames per kmscube run (default 100)
 #   BENCH_VIRGL_RUNS    runs per VMM (default 2; the median is reported)
 #   BENCH_VIRGL_RES     display size WxH (default 640x480)
 #   BENCH_VIRGL_QEMU    1 (default) or 0: also measure QEMU
@@ -34,7 +34,7 @@ PROG=virgl
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$GOVM_ROOT"
 
-FRAMES=${BENCH_VIRGL_FRAMES:-300}
+FRAMES=${BENCH_VIRGL_FRAMES:-100}
 RUNS=${BENCH_VIRGL_RUNS:-2}
 RES=${BENCH_VIRGL_RES:-640x480}
 WITH_QEMU=${BENCH_VIRGL_QEMU:-1}
