@@ -518,8 +518,19 @@ func (m *Machine) crashReport(v *vcpu, e kvm.Exit) string {
 	if err := errors.Join(err1, err2); err != nil {
 		return fmt.Sprintf("vcpu %d: %s (registers unavailable: %v)", v.cpu.ID(), what, err)
 	}
-	return fmt.Sprintf("vcpu %d: %s\n%s", v.cpu.ID(), what, describeRegs(r, s))
+	regs := describeRegs(r, s)
+	if e.Kind == kvm.ExitShutdown && r.RIP == resetRIP && s.CS.Base == resetCSBase {
+		regs += "\n(these are the reset state: KVM on AMD re-initialises a vCPU when the guest triple-faults, " +
+			"so the faulting registers are lost; the guest's console log shows what it did last)"
+	}
+	return fmt.Sprintf("vcpu %d: %s\n%s", v.cpu.ID(), what, regs)
 }
+
+// An x86 CPU comes out of reset at CS base 0xffff0000, IP 0xfff0.
+const (
+	resetRIP    = 0xfff0
+	resetCSBase = 0xffff0000
+)
 
 // Stats merges the vCPUs' exit counters; call it after Run returns.
 func (m *Machine) Stats() Stats { return mergeStats(m.statsList()) }
