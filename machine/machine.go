@@ -464,11 +464,6 @@ func (m *Machine) stop(r Result) {
 
 // Run starts every vCPU and blocks until the machine stops.
 func (m *Machine) Run() Result {
-	// Each vCPU holds a P while its guest runs (see kvm.VCPU.Run): keep as
-	// many Ps again as the host has CPUs for devices, the console and GC.
-	if want := runtime.NumCPU() + len(m.cpus); runtime.GOMAXPROCS(0) < want {
-		runtime.GOMAXPROCS(want)
-	}
 	var wg sync.WaitGroup
 	for _, v := range m.cpus {
 		wg.Add(1)
