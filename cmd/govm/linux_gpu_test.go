@@ -23,7 +23,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -228,24 +227,6 @@ func TestLinuxGPUDriverAndConsole(t *testing.T) {
 	}
 }
 
-// gpuConsole collects a background govm's stdout while the test reads it.
-type gpuConsole struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (c *gpuConsole) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.b.Write(p)
-}
-
-func (c *gpuConsole) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.b.String()
-}
-
 // startXvfb starts a virtual X server on a free display and returns its
 // DISPLAY value; the server stops when the test ends.
 func startXvfb(t *testing.T) string {
@@ -280,7 +261,7 @@ func startXvfb(t *testing.T) string {
 		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	}
-	var stderr gpuConsole
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start Xvfb: %v", err)
@@ -398,51 +379,15 @@ func TestLinuxGPUWindowAndInput(t *testing.T) {
 	dir := t.TempDir()
 	shot := filepath.Join(dir, "headless.png")
 
-	cmd := exec.Command(g.govm, "run", "--kernel", g.kernel, "--initrd", g.initrd,
+	start := time.Now()
+	b := startBackground(t, g.govm, []string{"DISPLAY=" + display, "SDL_VIDEODRIVER=x11"},
+		"run", "--kernel", g.kernel, "--initrd", g.initrd,
 		"--mem", gpuGuestMem, "--timeout", gpuTimeout, "--disk", disk+",ro",
 		"--gpu", "2d", "--display", "sdl", "--resolution", fmt.Sprintf("%dx%d", gpuW, gpuH),
 		"--expect", inputDoneMarker+` rc=\d+`, "--screenshot", shot, "--append", cmdline(false, "govm.test=gpuinput"))
-	cmd.Env = append(os.Environ(), "DISPLAY="+display, "SDL_VIDEODRIVER=x11")
-	var out, errOut gpuConsole
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	// waitFor waits for s on the console, or fails the test.
-	waitFor := func(s string, within time.Duration) {
-		t.Helper()
-		deadline := time.After(within)
-		for !strings.Contains(out.String(), s) {
-			select {
-			case <-exited:
-				t.Fatalf("govm exited (%v) before the console showed %q\nstderr:\n%s\nconsole:\n%s",
-					waitErr, s, errOut.String(), out.String())
-			case <-deadline:
-				t.Fatalf("the console did not show %q within %v\nstderr:\n%s\nconsole:\n%s",
-					s, within, errOut.String(), out.String())
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
-
-	waitFor(fbDoneMarker, 4*time.Minute)
+	b.waitFor(t, fbDoneMarker, 4*time.Minute)
 	t.Logf("%s after %v", fbDoneMarker, time.Since(start).Round(time.Millisecond))
-	checkFBMode(t, out.String())
+	checkFBMode(t, b.out.String())
 	win := windowRect(t, display)
 	fr := frameRect(win, gpuW, gpuH)
 	t.Logf("window %v, frame shown at %v", win, fr)
@@ -473,20 +418,16 @@ func TestLinuxGPUWindowAndInput(t *testing.T) {
 	}
 
 	// Input: X sends keys to the window under the pointer.
-	waitFor("GOVM-INPUT-WAITING", time.Minute)
+	b.waitFor(t, "GOVM-INPUT-WAITING", time.Minute)
 	px, py := win.Min.X+pointerX, win.Min.Y+pointerY
 	xTool(t, display, "xdotool", "mousemove", "--sync", strconv.Itoa(px), strconv.Itoa(py))
 	xTool(t, display, "xdotool", "key", "a")
-	waitFor(inputDoneMarker, inputWait)
-	select {
-	case <-exited:
-	case <-time.After(time.Minute):
-		t.Fatal("govm did not exit after --expect matched")
-	}
+	b.waitFor(t, inputDoneMarker, inputWait)
+	waitErr := b.waitExit(t, time.Minute)
 	t.Logf("govm: %v in %v", waitErr, time.Since(start).Round(time.Millisecond))
-	console := out.String()
+	console := b.out.String()
 	if waitErr != nil {
-		t.Fatalf("govm: %v\nstderr:\n%s\nconsole:\n%s", waitErr, errOut.String(), console)
+		t.Fatalf("govm: %v\n%s", waitErr, b.logs())
 	}
 	if !strings.Contains(console, inputDoneMarker+" rc=0") {
 		t.Errorf("the guest did not see both a key press and a pointer move:\n%s", console)

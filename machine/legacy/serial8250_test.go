@@ -6,25 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/govm/govm/internal/testenv"
 )
-
-// lockedBuffer is a goroutine-safe bytes.Buffer.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // irqRecorder checks that the reported level alternates and remembers it.
 type irqRecorder struct {
@@ -146,7 +130,7 @@ func TestSerial8250LinuxSequence(t *testing.T) {
 		{name: "IIR without FIFO bits", op: opRead, off: regIIR, val: iirNone},
 	}
 
-	var out lockedBuffer
+	var out testenv.Buffer
 	rec := &irqRecorder{t: t}
 	s := NewSerial8250(&out, rec.set)
 	for _, st := range steps {
@@ -302,7 +286,7 @@ func TestSerial8250Concurrent(t *testing.T) {
 		perVCPU = 2000
 		input   = 20000
 	)
-	var out lockedBuffer
+	var out testenv.Buffer
 	rec := &irqRecorder{t: t}
 	s := NewSerial8250(&out, rec.set)
 	s.Write(regIER, []byte{ierRDA | ierTHRE})

@@ -4,44 +4,26 @@ import (
 	"bytes"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/govm/govm/devices/virtio"
 	"github.com/govm/govm/devices/virtio/virtiotest"
+	"github.com/govm/govm/internal/testenv"
 )
 
 const testMemSize = 1 << 20
 
-// syncBuffer is a bytes.Buffer safe for the device and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type rig struct {
 	t      *testing.T
 	dev    *Device
-	out    *syncBuffer
+	out    *testenv.Buffer
 	rx, tx *virtiotest.Driver
 	sig    *virtiotest.Signaller
 }
 
 func newRig(t *testing.T) *rig {
-	r := &rig{t: t, out: &syncBuffer{}}
+	r := &rig{t: t, out: &testenv.Buffer{}}
 	r.dev = New(r.out)
 	return r
 }
