@@ -54,7 +54,8 @@ type Options struct {
 	// MemLimit bounds the host memory the guest can make the device hold
 	// for resources (default 256 MiB).
 	MemLimit uint64
-	// Sink shows the frames (nil: frames are only kept for Screenshot).
+	// Sink shows the frames (nil: none is shown, and no flush reads the
+	// pixels; Screenshot reads them when asked).
 	// If it also implements CursorSink it gets the cursor too.
 	Sink Sink
 	// Backend does the pixel work (nil: NewSoftBackend()). A Backend3D
@@ -91,6 +92,11 @@ type Device struct {
 	backend       Backend
 	edid          [EDIDBlockSize]byte
 	s3d           *state3D // nil: 2D only
+	// texSink is the Sink, if it shows the backend's GL textures itself
+	// (a window sharing virgl's GL objects); nil once that failed.
+	texSink    TextureSink
+	texBackend TextureBackend
+	shown      PresentStats // under mu
 
 	mu      sync.Mutex
 	active  bool
@@ -105,6 +111,12 @@ type Device struct {
 	memUsed   uint64
 	scanouts  []scanout
 	cursor    cursor
+	// kept holds, per scanout, a copy of the last frame it showed before
+	// it was disabled (Width 0: none), so that a screenshot taken after
+	// the guest turned its display off (Linux does when it shuts down)
+	// shows the last thing on screen. Made on the first disable; each
+	// buffer is reused.
+	kept []Frame
 
 	// Scratch space reused by every request.
 	body    [SizeTransferToHost2D - SizeCtrlHdr]byte // the largest control body
@@ -167,6 +179,11 @@ func New(o Options) (*Device, error) {
 		resp:      make([]byte, 0, SizeRespEDID),
 	}
 	d.cursorSink, _ = o.Sink.(CursorSink)
+	if ts, ok := o.Sink.(TextureSink); ok {
+		if tb, ok := o.Backend.(TextureBackend); ok {
+			d.texSink, d.texBackend = ts, tb
+		}
+	}
 	if b3, ok := o.Backend.(Backend3D); ok {
 		if d.s3d, err = newState3D(d, b3); err != nil {
 			return nil, err
@@ -240,7 +257,8 @@ func (d *Device) Activate(a virtio.Activation) error {
 	return nil
 }
 
-// Reset drops every resource and disables the scanouts and the cursor.
+// Reset drops every resource and disables the scanouts (keeping their
+// last frames for Screenshot) and the cursor.
 func (d *Device) Reset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -319,22 +337,28 @@ func (d *Device) fail(err error) {
 
 // Screenshot returns a copy of what scanout shows: its rectangle of its
 // resource, once a RESOURCE_FLUSH has presented it. The copy is taken from
-// the resource now, so pixels transferred after the last flush show too.
+// the resource now (the only read of the pixels when there is no Sink), so
+// pixels transferred after the last flush show too. A scanout that is off,
+// or on but not presented since its last SET_SCANOUT, gives the last frame
+// it showed before it was disabled. It returns false if the scanout never
+// showed anything, or if the backend failed to read the pixels.
 func (d *Device) Screenshot(scanout uint32) (Frame, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if scanout >= uint32(len(d.scanouts)) {
 		return Frame{}, false
 	}
-	s := d.scanouts[scanout]
-	if s.resource == 0 || !s.presented {
-		return Frame{}, false
+	if s := d.scanouts[scanout]; s.resource != 0 && s.presented {
+		f, err := d.backend.Frame(s.resource, s.rect)
+		if err != nil {
+			return Frame{}, false
+		}
+		return copyFrame(f), true
 	}
-	f, err := d.backend.Frame(s.resource, s.rect)
-	if err != nil {
-		return Frame{}, false
+	if scanout < uint32(len(d.kept)) && d.kept[scanout].Width > 0 {
+		return copyFrame(d.kept[scanout]), true
 	}
-	return copyFrame(f), true
+	return Frame{}, false
 }
 
 // SinkErr is the last error Sink.Present returned (nil if none). A sink
@@ -346,9 +370,17 @@ func (d *Device) SinkErr() error {
 }
 
 // copyFrame copies f into a new, tightly packed frame.
-func copyFrame(f Frame) Frame {
+func copyFrame(f Frame) Frame { return copyFrameInto(nil, f) }
+
+// copyFrameInto copies f into a tightly packed frame whose pixels are buf
+// if it has the room, a new slice otherwise.
+func copyFrameInto(buf []byte, f Frame) Frame {
 	row := f.Width * BytesPerPixel
-	out := Frame{Width: f.Width, Height: f.Height, Stride: row, Format: f.Format, Pix: make([]byte, row*f.Height)}
+	size := row * f.Height
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	out := Frame{Width: f.Width, Height: f.Height, Stride: row, Format: f.Format, Pix: buf[:size]}
 	for y := range f.Height {
 		copy(out.Pix[y*row:(y+1)*row], f.Pix[y*f.Stride:])
 	}
@@ -358,24 +390,73 @@ func copyFrame(f Frame) Frame {
 // present sends scanout's current frame to the sink.
 func (d *Device) present(id uint32) {
 	s := &d.scanouts[id]
+	d.shown.Flushes++
+	if d.sink == nil {
+		// Nothing to show: no read-back per flush. Screenshot reads the
+		// resource when it is asked for.
+		s.presented = true
+		return
+	}
+	if d.texSink != nil && d.presentTexture(id, s) {
+		return
+	}
 	f, err := d.backend.Frame(s.resource, s.rect)
 	if err != nil {
 		d.sinkErr = err
 		return
 	}
 	s.presented = true
-	if d.sink != nil {
-		if err := d.sink.Present(id, f); err != nil {
-			d.sinkErr = fmt.Errorf("virtio-gpu: presenting scanout %d: %w", id, err)
-		}
+	d.shown.Frames++
+	if err := d.sink.Present(id, f); err != nil {
+		d.sinkErr = fmt.Errorf("virtio-gpu: presenting scanout %d: %w", id, err)
 	}
 }
 
+// PresentStats counts how flushed scanouts reached the Sink.
+type PresentStats struct {
+	Flushes  uint64 // flushes of a scanout
+	Textures uint64 // as GL textures, drawn by the sink with no copy
+	Frames   uint64 // as pixels read back from the backend
+}
+
+// PresentStats says how the flushes so far reached the Sink.
+func (d *Device) PresentStats() PresentStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.shown
+}
+
+// presentTexture shows scanout id's resource to the sink as a GL texture,
+// without reading it back. It returns false, and stops trying for good, if
+// the backend cannot hand out its textures (its GL does not share objects
+// with the sink's) or the sink refuses them; the frame then goes through
+// the CPU as in 2D.
+func (d *Device) presentTexture(id uint32, s *scanout) bool {
+	t, err := d.texBackend.Texture(s.resource)
+	if err != nil {
+		d.texSink = nil
+		return false
+	}
+	t.Rect = s.rect
+	if err := d.texSink.PresentTexture(id, t); err != nil {
+		d.sinkErr = fmt.Errorf("virtio-gpu: presenting scanout %d as a texture: %w", id, err)
+		d.texSink = nil
+		return false
+	}
+	s.presented = true
+	d.shown.Textures++
+	return true
+}
+
 // disableScanout turns scanout id off and tells the sink (an empty frame).
+// If it was presented, its frame is kept for Screenshot first.
 func (d *Device) disableScanout(id uint32) {
 	s := &d.scanouts[id]
 	if s.resource == 0 {
 		return
+	}
+	if s.presented {
+		d.keepFrame(id)
 	}
 	*s = scanout{}
 	if d.sink != nil {
@@ -383,6 +464,25 @@ func (d *Device) disableScanout(id uint32) {
 			d.sinkErr = fmt.Errorf("virtio-gpu: disabling scanout %d: %w", id, err)
 		}
 	}
+}
+
+// keepFrame copies what scanout id shows into d.kept[id], reusing the
+// buffer kept there: one frame per scanout, taken only when a scanout
+// goes dark, never per flush. If the backend cannot read the frame, the
+// scanout has none kept (an older one would be misleading).
+func (d *Device) keepFrame(id uint32) {
+	if d.kept == nil {
+		d.kept = make([]Frame, len(d.scanouts))
+	}
+	k := &d.kept[id]
+	s := d.scanouts[id]
+	f, err := d.backend.Frame(s.resource, s.rect)
+	if err != nil {
+		k.Width = 0
+		d.sinkErr = fmt.Errorf("virtio-gpu: keeping the last frame of scanout %d: %w", id, err)
+		return
+	}
+	*k = copyFrameInto(k.Pix, f)
 }
 
 // errShortRequest marks a request shorter than its struct: the guest's

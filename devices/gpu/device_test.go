@@ -351,7 +351,8 @@ func TestFences(t *testing.T) {
 }
 
 // SET_SCANOUT with resource 0 disables the scanout: the sink gets an
-// empty frame; unref of a shown resource does the same.
+// empty frame, Screenshot the last one; unref of a shown resource does the
+// same.
 func TestDisableScanout(t *testing.T) {
 	r := newRig(t, Options{Width: 16, Height: 16}, 1<<20)
 	fb := r.newFramebuffer(16, 16)
@@ -364,8 +365,8 @@ func TestDisableScanout(t *testing.T) {
 	if p, _ := r.sink.last(); p.frame.Width != 0 || len(r.sink.presents) != 2 {
 		t.Fatalf("presents %v", r.sink.presents)
 	}
-	if _, ok := r.d.Screenshot(0); ok {
-		t.Fatal("screenshot of a disabled scanout")
+	if shot, ok := r.d.Screenshot(0); !ok || !bytes.Equal(shot.Pix, fb.pixels()) {
+		t.Fatal("screenshot of a disabled scanout: not its last frame")
 	}
 	r.expect(ResourceFlush{Rect: full, ResourceID: 1}, RespOKNoData)
 	if len(r.sink.presents) != 2 {
@@ -546,5 +547,113 @@ func TestBehindMMIO(t *testing.T) {
 	}
 	if v := reg(virtio.RegConfig + SizeConfig); v != 0 {
 		t.Fatalf("past the config: %#x", v)
+	}
+}
+
+// A scanout that goes dark keeps its last frame for Screenshot, however it
+// is disabled: a screenshot taken at power-off (Linux disables the
+// scanout when it shuts down) shows the last thing on screen.
+func TestScreenshotAfterDisable(t *testing.T) {
+	const w, h = 24, 16
+	cases := []struct {
+		name    string
+		disable func(r *rig, id uint32)
+	}{
+		{"SET_SCANOUT 0", func(r *rig, _ uint32) { r.expect(SetScanout{ResourceID: 0}, RespOKNoData) }},
+		{"unref", func(r *rig, id uint32) { r.expect(ResourceUnref{ResourceID: id}, RespOKNoData) }},
+		{"reset", func(r *rig, _ uint32) { r.d.Reset() }},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, Options{Width: w, Height: h}, 1<<20)
+			fb := r.newFramebuffer(w, h)
+			r.show(1, fb, 5)
+			want := fb.pixels()
+			tt.disable(r, 1)
+			if p, _ := r.sink.last(); p.frame.Width != 0 {
+				t.Fatal("the sink was not told the scanout is off")
+			}
+			shot, ok := r.d.Screenshot(0)
+			if !ok || shot.Width != w || shot.Height != h || shot.Stride != w*BytesPerPixel ||
+				shot.Format != FormatB8G8R8X8 || !bytes.Equal(shot.Pix, want) {
+				t.Fatalf("screenshot after disabling: ok %v, %dx%d", ok, shot.Width, shot.Height)
+			}
+			// The screenshot is a copy: changing it leaves the kept frame.
+			shot.Pix[0] ^= 0xff
+			if again, _ := r.d.Screenshot(0); !bytes.Equal(again.Pix, want) {
+				t.Fatal("a screenshot shares its pixels with the kept frame")
+			}
+		})
+	}
+}
+
+// The kept frame is the last one shown, in one reused buffer, and is only
+// a fallback: a scanout that shows something again gives its live frame.
+func TestScreenshotKeptFrame(t *testing.T) {
+	const w, h = 16, 8
+	r := newRig(t, Options{Width: w, Height: h}, 1<<20)
+	if _, ok := r.d.Screenshot(0); ok {
+		t.Fatal("screenshot before anything was shown")
+	}
+	fb := r.newFramebuffer(w, h)
+	full := Rect{Width: w, Height: h}
+	r.setup(1, fb)
+	r.expect(SetScanout{Rect: full, ResourceID: 1}, RespOKNoData)
+	r.expect(SetScanout{ResourceID: 0}, RespOKNoData)
+	if _, ok := r.d.Screenshot(0); ok {
+		t.Fatal("screenshot of a scanout disabled before it was ever presented")
+	}
+
+	r.expect(ResourceUnref{ResourceID: 1}, RespOKNoData)
+	r.show(1, fb, 1)
+	r.expect(SetScanout{ResourceID: 0}, RespOKNoData)
+	buf := &r.d.kept[0].Pix[0]
+
+	r.expect(ResourceUnref{ResourceID: 1}, RespOKNoData)
+	r.show(1, fb, 2)
+	live := fb.pixels()
+	if shot, ok := r.d.Screenshot(0); !ok || !bytes.Equal(shot.Pix, live) {
+		t.Fatal("an active scanout did not give its live frame")
+	}
+	r.expect(SetScanout{ResourceID: 0}, RespOKNoData)
+	if shot, ok := r.d.Screenshot(0); !ok || !bytes.Equal(shot.Pix, live) {
+		t.Fatal("the kept frame is not the last one shown")
+	}
+	if &r.d.kept[0].Pix[0] != buf {
+		t.Fatal("the kept frame's buffer was not reused")
+	}
+}
+
+// With no Sink, a flush reads no pixels (no copy per frame); Screenshot
+// reads them when asked, and the last frame is still kept at disable.
+func TestNilSinkReadsOnDemand(t *testing.T) {
+	const w, h, flushes = 16, 8, 5
+	be := &countingBackend{Backend: NewSoftBackend()}
+	d, err := New(Options{Width: w, Height: h, Backend: be})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigFor(t, d, nil)
+	fb := r.newFramebuffer(w, h)
+	r.show(1, fb, 9)
+	for range flushes - 1 {
+		r.expect(ResourceFlush{Rect: Rect{Width: w, Height: h}, ResourceID: 1}, RespOKNoData)
+	}
+	if be.frames != 0 {
+		t.Fatalf("%d flushes with no sink read the pixels %d times", flushes, be.frames)
+	}
+	want := fb.pixels()
+	if shot, ok := d.Screenshot(0); !ok || !bytes.Equal(shot.Pix, want) {
+		t.Fatal("screenshot with no sink differs from the guest's pixels")
+	}
+	if be.frames != 1 {
+		t.Fatalf("a screenshot read the pixels %d times", be.frames)
+	}
+	r.expect(SetScanout{ResourceID: 0}, RespOKNoData)
+	if shot, ok := d.Screenshot(0); !ok || !bytes.Equal(shot.Pix, want) {
+		t.Fatal("screenshot after disabling, with no sink: not the last frame")
+	}
+	if d.SinkErr() != nil {
+		t.Fatal(d.SinkErr())
 	}
 }

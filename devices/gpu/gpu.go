@@ -3,7 +3,8 @@
 // device's state (resources and scanouts, checked against everything the
 // guest may get wrong), and a Backend that does the pixel work: the pure-Go
 // 2D backend in devices/gpu/soft, or virgl (cgo). Finished frames go to a
-// Sink: a window, or a headless buffer that screenshots are taken from.
+// Sink, such as the SDL window: as pixels, or as GL textures when the
+// window shares virgl's GL. Screenshots read the device's resources.
 package gpu
 
 import "github.com/govm/govm/devices/input"
@@ -33,7 +34,7 @@ type Frame struct {
 	Pix           []byte
 }
 
-// Sink is where frames are shown: an SDL window, or a headless buffer.
+// Sink is where frames are shown: an SDL window, say, or a buffer.
 type Sink interface {
 	// Present shows f on scanout (0 for the first display). It is called
 	// from the device's goroutine after RESOURCE_FLUSH, or with an empty
@@ -43,4 +44,34 @@ type Sink interface {
 	// the sink has none).
 	Events() <-chan input.Event
 	Close() error
+}
+
+// Texture is a scanout that lives in a host GL texture, as every resource
+// of the virgl backend does. A TextureSink whose GL context shares objects
+// with the backend's contexts draws it straight from the GPU's memory,
+// with no copy through the CPU.
+type Texture struct {
+	ID            uint32 // GL texture name (GL_TEXTURE_2D) in the shared group
+	Width, Height uint32 // the texture's size
+	Rect          Rect   // the part of it the scanout shows
+	// Y0Top: the texture's row 0 is the top of the image. Otherwise it
+	// is the bottom, as in GL's convention.
+	Y0Top bool
+}
+
+// TextureBackend is a Backend whose resources are GL textures.
+type TextureBackend interface {
+	// Texture returns resource id's texture once the rendering submitted
+	// to it so far has finished. It fails if the backend's GL contexts do
+	// not share objects with a sink's.
+	Texture(resourceID uint32) (Texture, error)
+}
+
+// TextureSink is a Sink that can show a Texture.
+type TextureSink interface {
+	Sink
+	// PresentTexture shows t on scanout. Like Present, it is called with
+	// the Device's lock held; the texture may be drawn until the next
+	// Present or PresentTexture of that scanout.
+	PresentTexture(scanout uint32, t Texture) error
 }

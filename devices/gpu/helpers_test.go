@@ -238,3 +238,27 @@ func (r *rig) setup(id uint32, fb *framebuffer) {
 func (p presented) String() string {
 	return fmt.Sprintf("scanout %d %dx%d", p.scanout, p.frame.Width, p.frame.Height)
 }
+
+// countingBackend is the soft backend counting the Frame calls: the
+// read-backs of resource pixels.
+type countingBackend struct {
+	Backend
+	frames int
+}
+
+func (b *countingBackend) Frame(id uint32, r Rect) (Frame, error) {
+	b.frames++
+	return b.Backend.Frame(id, r)
+}
+
+// show puts fb (filled with seed) in a new resource id on scanout 0, as
+// Linux does: create, attach, transfer, set scanout, flush.
+func (r *rig) show(id uint32, fb *framebuffer, seed byte) {
+	r.t.Helper()
+	fb.fill(0, 0, fb.w, fb.h, seed)
+	full := Rect{Width: fb.w, Height: fb.h}
+	r.setup(id, fb)
+	r.expect(TransferToHost2D{Rect: full, ResourceID: id}, RespOKNoData)
+	r.expect(SetScanout{Rect: full, ResourceID: id}, RespOKNoData)
+	r.expect(ResourceFlush{Rect: full, ResourceID: id}, RespOKNoData)
+}

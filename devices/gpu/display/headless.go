@@ -1,6 +1,7 @@
 package display
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -90,42 +91,58 @@ func (h *Headless) Close() error {
 // Screenshot converts the last frame of scanout n to an image. It returns
 // false if nothing was ever presented there.
 func (h *Headless) Screenshot(n uint32) (image.Image, bool) {
-	img, err := h.screenshot(n)
+	f, err := h.frame(n)
 	if err != nil {
 		return nil, false
 	}
-	return img, true
+	return ToImage(f), true
 }
 
-func (h *Headless) screenshot(n uint32) (*image.RGBA, error) {
+// frame returns a copy of the last frame of scanout n, so that it can be
+// converted without holding the lock.
+func (h *Headless) frame(n uint32) (gpu.Frame, error) {
 	if n >= MaxScanouts {
-		return nil, fmt.Errorf("scanout %d out of range (max %d)", n, MaxScanouts-1)
+		return gpu.Frame{}, fmt.Errorf("scanout %d out of range (max %d)", n, MaxScanouts-1)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := &h.scanouts[n]
 	if !s.seen {
-		return nil, fmt.Errorf("no frame on scanout %d yet: %w", n, ErrNoFrame)
+		return gpu.Frame{}, NoFrameError(n)
 	}
-	return ToImage(gpu.Frame{
+	return gpu.Frame{
 		Width: s.width, Height: s.height, Stride: s.width * bytesPerPixel,
-		Format: s.format, Pix: s.pix,
-	}), nil
+		Format: s.format, Pix: bytes.Clone(s.pix),
+	}, nil
 }
 
-// WritePNG writes the last frame of scanout n to path as a PNG. The file
-// appears whole or not at all: it is written to a temporary file in the
-// same directory, then renamed.
+// NoFrameError is the error of a screenshot of scanout n when nothing was
+// ever shown there; it wraps ErrNoFrame.
+func NoFrameError(n uint32) error {
+	return fmt.Errorf("no frame on scanout %d yet: %w", n, ErrNoFrame)
+}
+
+// WritePNG writes the last frame of scanout n to path as a PNG, like
+// WriteFramePNG.
 func (h *Headless) WritePNG(path string, n uint32) error {
-	img, err := h.screenshot(n)
+	f, err := h.frame(n)
 	if err != nil {
 		return err
 	}
-	return WritePNG(path, img)
+	return WriteFramePNG(path, f)
 }
 
-// WritePNG encodes img to path atomically (a temporary file in the same
-// directory, then a rename). The SDL sink shares it.
+// WriteFramePNG writes the guest frame f to path as a PNG (opaque RGBA,
+// see ToImage). The file appears whole or not at all, as with WritePNG.
+func WriteFramePNG(path string, f gpu.Frame) error {
+	if err := CheckFrame(f); err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	return WritePNG(path, ToImage(f))
+}
+
+// WritePNG encodes img to path atomically: it is written to a temporary
+// file in the same directory, then renamed.
 func WritePNG(path string, img image.Image) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

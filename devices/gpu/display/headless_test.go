@@ -144,21 +144,7 @@ func TestWritePNG(t *testing.T) {
 	if err := h.WritePNG(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	file, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	img, err := png.Decode(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := img.Bounds(); b.Dx() != 5 || b.Dy() != 3 {
-		t.Errorf("bounds %v", b)
-	}
-	if got := color.RGBAModel.Convert(img.At(4, 2)); got != blue {
-		t.Errorf("pixel %v, want %v", got, blue)
-	}
+	checkPNG(t, path, 5, 3, blue)
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
@@ -220,5 +206,44 @@ func TestHeadlessConcurrent(t *testing.T) {
 	}
 	if _, ok := h.Screenshot(0); ok {
 		t.Error("frame kept after Close")
+	}
+}
+
+// WriteFramePNG writes a guest frame (padded stride) as it is, and refuses
+// a frame it cannot convert without leaving a file.
+func TestWriteFramePNG(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "frame.png")
+	if err := WriteFramePNG(path, solid(3, 2, red)); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, path, 3, 2, red)
+
+	bad := filepath.Join(dir, "bad.png")
+	if err := WriteFramePNG(bad, gpu.Frame{}); !errors.Is(err, ErrBadFrame) {
+		t.Errorf("empty frame: %v", err)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Error("a file was written for a bad frame")
+	}
+}
+
+// checkPNG checks that path is a w x h PNG whose last pixel is want.
+func checkPNG(t *testing.T, path string, w, h int, want color.RGBA) {
+	t.Helper()
+	file, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	img, err := png.Decode(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		t.Errorf("bounds %v, want %dx%d", b, w, h)
+	}
+	if got := color.RGBAModel.Convert(img.At(w-1, h-1)); got != want {
+		t.Errorf("pixel %v, want %v", got, want)
 	}
 }

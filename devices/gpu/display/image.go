@@ -1,7 +1,7 @@
 // Package display holds govm's pure-Go display sinks: Headless (keeps the
 // last frame of each scanout for screenshots), Null (drops everything) and
 // Multi (presents to several sinks at once), plus the conversion from a
-// guest frame to an image.Image and the --resolution parser. The SDL
+// guest frame to an image.Image or a PNG file and the --resolution parser. The SDL
 // window lives in the cgo package display/sdl.
 package display
 

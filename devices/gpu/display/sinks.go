@@ -34,8 +34,8 @@ type multi struct {
 }
 
 // Multi returns a sink that presents every frame to each of sinks in
-// order (for example an SDL window and a Headless buffer for screenshots)
-// and merges their input events. Nil sinks are skipped; with no sink left
+// order (for example an SDL window and a Headless buffer) and merges
+// their input events. Nil sinks are skipped; with no sink left
 // it is Null, with one it is that sink. Closing it closes them all.
 func Multi(sinks ...gpu.Sink) gpu.Sink {
 	var kept []gpu.Sink
