@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -36,19 +37,19 @@ func pickDisplay(choice string) string {
 	return displayHeadless
 }
 
-// graphics is the guest's screen and input: the virtio-gpu device, the
-// headless frame buffer that screenshots come from, and the keyboard and
-// tablet that window events go to.
+// graphics is the guest's screen and input: the virtio-gpu device (that
+// screenshots are read from), the window if there is one, and the
+// keyboard and tablet that window events go to.
 type graphics struct {
 	gpu      *gpu.Device
-	headless *display.Headless
 	keyboard *vinput.Device
 	tablet   *vinput.Device
-	sink     gpu.Sink
+	sink     gpu.Sink // the window; nil for --display headless or none
 }
 
 // newGraphics builds the GPU for --gpu 2d. win, if not nil, is the SDL
-// window; frames also always go to a headless buffer, for screenshots.
+// window, the only sink: with none, flushed frames are not copied at all,
+// and a screenshot reads the GPU's resource when it is taken.
 func newGraphics(f runFlags, win gpu.Sink) (*graphics, []machine.VirtioDevice, error) {
 	w, h, err := display.ParseResolution(f.resolution)
 	if err != nil {
@@ -67,12 +68,7 @@ func newGraphics(f runFlags, win gpu.Sink) (*graphics, []machine.VirtioDevice, e
 	if err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--gpu-mem: %w", err))
 	}
-	g := &graphics{headless: display.NewHeadless()}
-	sinks := []gpu.Sink{g.headless}
-	if win != nil {
-		sinks = append(sinks, win)
-	}
-	g.sink = display.Multi(sinks...)
+	g := &graphics{sink: win}
 	var backend gpu.Backend
 	if strings.HasPrefix(f.gpu, "virgl") {
 		r, err := virglRenderer(f.gpu == "virgl,gles")
@@ -90,8 +86,10 @@ func newGraphics(f runFlags, win gpu.Sink) (*graphics, []machine.VirtioDevice, e
 		{Name: "virtio-keyboard", Dev: g.keyboard},
 		{Name: "virtio-tablet", Dev: g.tablet},
 	}
-	if ev := g.sink.Events(); ev != nil {
-		go routeInput(ev, g.keyboard, g.tablet)
+	if g.sink != nil {
+		if ev := g.sink.Events(); ev != nil {
+			go routeInput(ev, g.keyboard, g.tablet)
+		}
 	}
 	return g, devs, nil
 }
@@ -119,15 +117,18 @@ func routeInput(events <-chan input.Event, kbd, tab *vinput.Device) {
 	}
 }
 
-// screenshot writes scanout 0 as a PNG.
+// screenshot writes scanout 0 as a PNG: what it shows, or the last thing
+// it showed before the guest turned it off (at power-off).
 func (g *graphics) screenshot(path string) error {
 	if g == nil {
 		return fmt.Errorf("no display: start govm with --gpu 2d")
 	}
-	if err := g.headless.WritePNG(path, 0); err != nil {
-		return err
+	const scanout = 0
+	f, ok := g.gpu.Screenshot(scanout)
+	if !ok {
+		return display.NoFrameError(scanout)
 	}
-	return nil
+	return display.WriteFramePNG(path, f)
 }
 
 // checkGPUFlags validates --gpu and --display.
@@ -177,14 +178,30 @@ func (h *controlHandler) Stats() string {
 }
 
 // The virgl renderer is process-wide state (one GL context thread); govm
-// makes it once and keeps it across guest reboots.
+// makes it once and keeps it across guest reboots. With a window in GL
+// mode, virglShare is the window's context, set before the first boot:
+// virgl's contexts join its share group and the window draws scanouts
+// straight from their textures.
 var (
-	virglOnce sync.Once
-	virglR    *virgl.Renderer
-	virglErr  error
+	virglOnce  sync.Once
+	virglR     *virgl.Renderer
+	virglErr   error
+	virglShare *virgl.SharedGL
 )
 
 func virglRenderer(gles bool) (*virgl.Renderer, error) {
-	virglOnce.Do(func() { virglR, virglErr = virgl.New(virgl.Options{GLES: gles}) })
+	virglOnce.Do(func() {
+		virglR, virglErr = virgl.New(virgl.Options{GLES: gles, Share: virglShare})
+	})
 	return virglR, virglErr
+}
+
+// closeVirgl shuts the renderer down, if it was made. It must run before
+// the window that shares its GL goes: closing the window ends its EGL
+// display, and virgl's contexts with it.
+func closeVirgl() {
+	virglOnce.Do(func() { virglErr = errors.New("virgl: closed") })
+	if virglR != nil {
+		_ = virglR.Close()
+	}
 }

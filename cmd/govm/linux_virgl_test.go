@@ -12,8 +12,6 @@ import (
 	"image"
 	"image/color"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/govm/govm/internal/testenv"
@@ -81,22 +79,7 @@ func testVirglCube(t *testing.T, mode string) {
 	if code != 0 {
 		t.Fatalf("exit status %d\nstderr:\n%s\nconsole:\n%s", code, errOut, out)
 	}
-	features := regexp.MustCompile(`(?m)^GOVM-GPU-FEATURES .*$`).FindString(out)
-	t.Logf("driver: %s", strings.TrimSpace(features))
-	if !strings.Contains(features, "+virgl") {
-		t.Errorf("the virtio_gpu driver did not negotiate virgl (no +virgl in its features line):\n%s", out)
-	}
-	renderer := regexp.MustCompile(`(?m)^\s*renderer: "(.*)"`).FindStringSubmatch(out)
-	if renderer == nil {
-		t.Fatalf("kmscube printed no GL renderer:\n%s", out)
-	}
-	t.Logf("GL_RENDERER: %s", renderer[1])
-	if !strings.Contains(renderer[1], "virgl") {
-		t.Errorf("GL_RENDERER %q is not virgl: Mesa did not use the virtio_gpu driver", renderer[1])
-	}
-	for _, l := range regexp.MustCompile(`(?m)^Rendered \d+ frames.*$`).FindAllString(out, -1) {
-		t.Logf("kmscube: %s", l)
-	}
+	checkVirglConsole(t, out)
 	checkCube(t, readPNG(t, shot))
 }
 

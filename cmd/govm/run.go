@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/govm/govm/devices/gpu"
 	"github.com/govm/govm/devices/gpu/display"
 	"github.com/govm/govm/devices/gpu/display/sdl"
+	"github.com/govm/govm/devices/gpu/virgl"
 	"github.com/govm/govm/machine"
 	"github.com/govm/govm/machine/console"
 	"github.com/govm/govm/machine/control"
@@ -194,9 +196,23 @@ func (s *session) withWindow(vm func() error) error {
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("--resolution: %w", err))
 	}
-	s.win, err = sdl.New(sdl.Options{Title: "govm: " + filepath.Base(s.f.kernel), Width: w, Height: h})
-	if err != nil {
-		return fmt.Errorf("--display sdl: %w", err)
+	o := sdl.Options{Title: "govm: " + filepath.Base(s.f.kernel), Width: w, Height: h}
+	if strings.HasPrefix(s.f.gpu, "virgl") {
+		// GL mode: virgl renders into textures the window draws.
+		o.GL, o.GLES = true, s.f.gpu == "virgl,gles"
+		s.win, err = sdl.New(o)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "govm: window: %v; frames will be copied through the CPU\n", err)
+		} else {
+			sh, _ := s.win.SharedGL()
+			virglShare = &virgl.SharedGL{Display: sh.Display, Config: sh.Config, Context: sh.Context, GLES: sh.GLES}
+		}
+		o.GL, o.GLES = false, false
+	}
+	if s.win == nil {
+		if s.win, err = sdl.New(o); err != nil {
+			return fmt.Errorf("--display sdl: %w", err)
+		}
 	}
 	defer s.win.Close()
 	done := make(chan struct{})
@@ -210,7 +226,9 @@ func (s *session) withWindow(vm func() error) error {
 	}
 	// The window is gone (closed twice, or broken) or the VM ended; in the
 	// first cases the VM loop notices through Closed and stops the VM.
-	return <-errc
+	err = <-errc
+	closeVirgl()
+	return err
 }
 
 func (s *session) loop(cfg machine.Config, tee *console.Tee, restore func() error) error {
@@ -228,6 +246,10 @@ func (s *session) loop(cfg machine.Config, tee *console.Tee, restore func() erro
 		if s.f.stats {
 			stats.WriteTo(os.Stderr)
 			printTiming(os.Stderr, stats, timing)
+			if res.gpu != nil {
+				fmt.Fprintf(os.Stderr, "gpu: %d scanout flushes: %d shown as GL textures (no copy), %d read back as pixels\n",
+					res.gpu.Flushes, res.gpu.Textures, res.gpu.Frames)
+			}
 		}
 		return errors.Join(outcome(res.Result, s.f, s.exp), res.screenshotErr)
 	}
@@ -237,6 +259,7 @@ func (s *session) loop(cfg machine.Config, tee *console.Tee, restore func() erro
 type bootResult struct {
 	machine.Result
 	screenshotErr error
+	gpu           *gpu.PresentStats // with --gpu
 }
 
 // forceStopAfter is how long a guest gets to power off after the window
@@ -345,6 +368,10 @@ func (s *session) boot(cfg machine.Config) (bootResult, machine.Stats, machine.T
 		if err := gfx.screenshot(f.screenshot); err != nil {
 			res.screenshotErr = withCode(exitError, fmt.Errorf("--screenshot: %w", err))
 		}
+	}
+	if gfx != nil {
+		st := gfx.gpu.PresentStats()
+		res.gpu = &st
 	}
 	if ctl != nil {
 		ctl.Close()

@@ -40,3 +40,6 @@ func (r *Renderer) TransferToHost3D(uint32, gpu.TransferHost3D) error    { retur
 func (r *Renderer) TransferFromHost3D(uint32, gpu.TransferHost3D) error  { return ErrNoVirgl }
 func (r *Renderer) Submit3D(uint32, []byte) error                        { return ErrNoVirgl }
 func (r *Renderer) CreateFence(uint32, uint32, uint64) error             { return ErrNoVirgl }
+
+// Texture fails without cgo.
+func (r *Renderer) Texture(uint32) (gpu.Texture, error) { return gpu.Texture{}, ErrNoVirgl }

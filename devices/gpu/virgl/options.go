@@ -37,6 +37,21 @@ type Options struct {
 	// DefaultRenderNode if it exists, and "none" forces the surfaceless
 	// platform. If the render node fails, New falls back to surfaceless.
 	RenderNode string
+	// Share, if not nil, is a GL context (the SDL window's) whose share
+	// group virglrenderer's contexts join, on its EGL display, so that
+	// the window draws scanouts straight from their textures
+	// (Renderer.Texture). RenderNode is then unused: the display decides
+	// the GPU.
+	Share *SharedGL
+}
+
+// SharedGL names an EGL context to share objects with, as the uintptr
+// values of its EGLDisplay, an EGLConfig compatible with it, and the
+// EGLContext. GLES says it is an OpenGL ES context: virglrenderer's
+// contexts must then be GLES too (Options.GLES).
+type SharedGL struct {
+	Display, Config, Context uintptr
+	GLES                     bool
 }
 
 // The virtio-gpu capability sets virglrenderer serves

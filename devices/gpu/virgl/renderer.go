@@ -43,7 +43,8 @@ type Renderer struct {
 	// Fixed after New.
 	capsets                   []capset
 	vendor, renderer, version string
-	pollFD                    int // virglrenderer's fence eventfd, -1 if none
+	pollFD                    int  // virglrenderer's fence eventfd, -1 if none
+	shared                    bool // GL contexts share with Options.Share's
 
 	// Renderer-thread state.
 	resources map[uint32]*resource
@@ -84,7 +85,10 @@ type signal struct {
 	id        uint64
 }
 
-var _ gpu.Backend3D = (*Renderer)(nil)
+var (
+	_ gpu.Backend3D      = (*Renderer)(nil)
+	_ gpu.TextureBackend = (*Renderer)(nil)
+)
 
 // New initialises virglrenderer on a thread of its own: on the render
 // node if there is one, else on EGL's surfaceless platform (llvmpipe).
@@ -156,6 +160,17 @@ func (r *Renderer) init(o Options) error {
 	if o.GLES {
 		flags |= flagUseGLES
 	}
+	if o.Share != nil {
+		if o.Share.GLES != o.GLES {
+			return errors.New("virgl: the shared GL context and the renderer must both be OpenGL ES, or both desktop OpenGL")
+		}
+		if rc := cInitShared(flags&^flagUseEGL, o.Share); rc != 0 {
+			return fmt.Errorf("virgl: virgl_renderer_init on the window's GL failed (%d)", rc)
+		}
+		r.shared = true
+		r.finishInit()
+		return nil
+	}
 	node := o.RenderNode
 	if node == "" {
 		if _, err := os.Stat(DefaultRenderNode); err == nil {
@@ -174,6 +189,12 @@ func (r *Renderer) init(o Options) error {
 			return fmt.Errorf("virgl: virgl_renderer_init failed (%d): no usable EGL/OpenGL", rc)
 		}
 	}
+	r.finishInit()
+	return nil
+}
+
+// finishInit reads what virglrenderer offers, once it is initialised.
+func (r *Renderer) finishInit() {
 	for _, id := range []uint32{CapsetVirgl, CapsetVirgl2} {
 		if v, s := cCapset(id); v > 0 && s > 0 {
 			r.capsets = append(r.capsets, capset{id: id, maxVersion: v, maxSize: s})
@@ -181,7 +202,6 @@ func (r *Renderer) init(o Options) error {
 	}
 	r.vendor, r.renderer, r.version = cGLString(glVendor), cGLString(glRenderer), cGLString(glVersion)
 	r.pollFD = cPollFD()
-	return nil
 }
 
 // do runs f on the renderer's thread and waits for it.
@@ -302,6 +322,35 @@ func (r *Renderer) Frame(id uint32, rc gpu.Rect) (gpu.Frame, error) {
 		return nil
 	})
 	return f, err
+}
+
+// ErrNotShared is returned by Texture when the renderer's GL contexts are
+// its own (no Options.Share): nobody else can draw its textures.
+var ErrNotShared = errors.New("virgl: the renderer's GL contexts are not shared")
+
+// Texture returns resource id's GL texture, once the rendering so far
+// has finished (gpu.TextureBackend). Only a renderer made with
+// Options.Share has textures others can use.
+func (r *Renderer) Texture(id uint32) (gpu.Texture, error) {
+	if !r.shared {
+		return gpu.Texture{}, ErrNotShared
+	}
+	var t gpu.Texture
+	err := r.call(func() error {
+		if _, ok := r.resources[id]; !ok {
+			return fmt.Errorf("%w: %d", gpu.ErrNoResource, id)
+		}
+		tex, w, h, flags, rc := cTexture(id)
+		if err := rcErr("resource info", rc); err != nil {
+			return err
+		}
+		// virglrenderer stores a Y_0_TOP resource the GL way up (its
+		// transfers flip the rows), so in its texture row 0 is the
+		// bottom; any other resource was rendered top row first.
+		t = gpu.Texture{ID: tex, Width: w, Height: h, Y0Top: flags&resourceY0Top == 0}
+		return nil
+	})
+	return t, err
 }
 
 // fourBytes reports whether f is one of the 4-byte formats a Frame holds.

@@ -26,6 +26,7 @@ package virgl
 #include <sys/uio.h>
 #include <virglrenderer.h>
 #include <epoxy/gl.h>
+#include <epoxy/egl.h>
 
 // Implemented in Go (callbacks.go).
 extern void govmVirglFence(uint32_t fence);
@@ -62,6 +63,68 @@ static struct virgl_renderer_callbacks govm_cbs = {
 static int govm_init(int flags, int drm_fd) {
 	govm_drm_fd = drm_fd;
 	return virgl_renderer_init(&govm_cookie, flags, &govm_cbs);
+}
+
+// Shared GL (Options.Share): virglrenderer makes its GL contexts through
+// these callbacks, on the window's EGL display and in its context's share
+// group, so the window can draw virgl's textures. The contexts need no
+// surface: virglrenderer renders into textures only.
+static EGLDisplay govm_egl_dpy = EGL_NO_DISPLAY;
+static EGLConfig govm_egl_cfg;
+static EGLContext govm_egl_share = EGL_NO_CONTEXT;
+static EGLenum govm_egl_api = EGL_OPENGL_API;
+
+static virgl_renderer_gl_context govm_create_gl_context(void *cookie, int scanout,
+		struct virgl_renderer_gl_ctx_param *p) {
+	EGLint attrs[] = { EGL_CONTEXT_MAJOR_VERSION, p->major_ver, EGL_CONTEXT_MINOR_VERSION, p->minor_ver, EGL_NONE };
+	if (!eglBindAPI(govm_egl_api))
+		return NULL;
+	EGLContext c = eglCreateContext(govm_egl_dpy, govm_egl_cfg, govm_egl_share, attrs);
+	return c == EGL_NO_CONTEXT ? NULL : (virgl_renderer_gl_context)c;
+}
+
+static void govm_destroy_gl_context(void *cookie, virgl_renderer_gl_context c) {
+	eglDestroyContext(govm_egl_dpy, (EGLContext)c);
+}
+
+// Called on virglrenderer's thread and on its fence thread.
+static int govm_make_current(void *cookie, int scanout, virgl_renderer_gl_context c) {
+	if (!eglBindAPI(govm_egl_api))
+		return -1;
+	return eglMakeCurrent(govm_egl_dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, c ? (EGLContext)c : EGL_NO_CONTEXT) ? 0 : -1;
+}
+
+static struct virgl_renderer_callbacks govm_shared_cbs = {
+	.version = 3,
+	.write_fence = govm_write_fence,
+	.create_gl_context = govm_create_gl_context,
+	.destroy_gl_context = govm_destroy_gl_context,
+	.make_current = govm_make_current,
+	.write_context_fence = govm_write_context_fence,
+};
+
+static int govm_init_shared(int flags, uintptr_t dpy, uintptr_t cfg, uintptr_t share, int gles) {
+	govm_egl_dpy = (EGLDisplay)dpy;
+	govm_egl_cfg = (EGLConfig)cfg;
+	govm_egl_share = (EGLContext)share;
+	govm_egl_api = gles ? EGL_OPENGL_ES_API : EGL_OPENGL_API;
+	return virgl_renderer_init(&govm_cookie, flags, &govm_shared_cbs);
+}
+
+// govm_texture finishes the GL work so far (another context, on another
+// thread, is about to read the texture) and describes resource id's
+// texture.
+static int govm_texture(uint32_t id, uint32_t *tex, uint32_t *w, uint32_t *h, uint32_t *flags) {
+	struct virgl_renderer_resource_info info;
+	int rc = virgl_renderer_resource_get_info(id, &info);
+	if (rc)
+		return rc;
+	glFinish();
+	*tex = info.tex_id;
+	*w = info.width;
+	*h = info.height;
+	*flags = info.flags;
+	return 0;
 }
 
 static void govm_cleanup(void) { virgl_renderer_cleanup(&govm_cookie); }
@@ -122,9 +185,28 @@ const (
 )
 
 func cInit(flags int, drmFD int) int { return int(C.govm_init(C.int(flags), C.int(drmFD))) }
-func cCleanup()                      { C.govm_cleanup() }
-func cPoll()                         { C.virgl_renderer_poll() }
-func cPollFD() int                   { return int(C.virgl_renderer_get_poll_fd()) }
+
+// cInitShared initialises virglrenderer on a caller's EGL display and
+// share context (uintptr values of EGLDisplay, EGLConfig, EGLContext).
+func cInitShared(flags int, share *SharedGL) int {
+	gles := C.int(0)
+	if share.GLES {
+		gles = 1
+	}
+	return int(C.govm_init_shared(C.int(flags), C.uintptr_t(share.Display), C.uintptr_t(share.Config),
+		C.uintptr_t(share.Context), gles))
+}
+
+// cTexture describes resource id's GL texture after a glFinish.
+func cTexture(id uint32) (tex, width, height, flags uint32, rc int) {
+	var t, w, h, f C.uint32_t
+	rc = int(C.govm_texture(C.uint32_t(id), &t, &w, &h, &f))
+	return uint32(t), uint32(w), uint32(h), uint32(f), rc
+}
+
+func cCleanup()    { C.govm_cleanup() }
+func cPoll()       { C.virgl_renderer_poll() }
+func cPollFD() int { return int(C.virgl_renderer_get_poll_fd()) }
 
 func cGLString(name uint32) string {
 	s := C.govm_gl_string(C.uint(name))

@@ -24,6 +24,20 @@ type Options struct {
 	// small guest resolution on a large screen. The window stays
 	// resizable; frames are always scaled to fit it.
 	Scale int
+	// GL opens the window in GL mode: it draws with an EGL context of
+	// its own, which the virgl renderer joins (SharedGL), so scanouts
+	// that are GL textures are shown without a copy through the CPU
+	// (PresentTexture). GLES makes that context OpenGL ES 3.0, for
+	// --gpu virgl,gles; otherwise it is desktop OpenGL.
+	GL, GLES bool
+}
+
+// SharedGL is the window's EGL context in GL mode, for the virgl renderer
+// to share: the uintptr values of its EGLDisplay, an EGLConfig of it, and
+// the EGLContext. GLES says it is an OpenGL ES context.
+type SharedGL struct {
+	Display, Config, Context uintptr
+	GLES                     bool
 }
 
 // Default window size, the virtio-gpu device's default mode.
@@ -42,6 +56,9 @@ var (
 	// window a second time: the first request closes Closed() (the guest
 	// is asked to power off), the second one means "now".
 	ErrForceQuit = errors.New("sdl: window closed twice, quitting")
+	// ErrNotGL is returned by PresentTexture when the window is not in
+	// GL mode.
+	ErrNotGL = errors.New("sdl: the window is not in GL mode: it cannot show GL textures")
 )
 
 // size returns the initial window size for o.

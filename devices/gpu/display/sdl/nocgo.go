@@ -29,3 +29,9 @@ func (w *Window) Events() <-chan input.Event { return nil }
 func (w *Window) Close() error { return nil }
 
 var _ gpu.Sink = (*Window)(nil)
+
+// SharedGL returns false: without cgo there is no GL.
+func (w *Window) SharedGL() (SharedGL, bool) { return SharedGL{}, false }
+
+// PresentTexture returns ErrNoCgo.
+func (w *Window) PresentTexture(scanout uint32, t gpu.Texture) error { return ErrNoCgo }

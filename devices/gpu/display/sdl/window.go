@@ -30,9 +30,10 @@ const (
 type Window struct {
 	// Owned by the main thread (New, Run, Close).
 	win      *sdl.Window
-	ren      *sdl.Renderer
+	ren      *sdl.Renderer // nil in GL mode
 	tex      *sdl.Texture
-	texW     int // size and format of tex
+	gl       *glState // GL mode (Options.GL), else nil
+	texW     int      // size and format of tex
 	texH     int
 	texFmt   uint32
 	upload   []byte // the frame being uploaded, swapped with staging
@@ -43,15 +44,20 @@ type Window struct {
 	events chan input.Event
 	closed chan struct{} // closed on the first close request
 
+	// Fixed once New returns: any goroutine may read them.
+	glMode bool     // the window is in GL mode
+	shared SharedGL // its EGL context, in GL mode
+
 	mu      sync.Mutex
 	staging []byte // the newest frame from Present, packed rows
 	stW     int    // its size and SDL format; stW == 0: scanout off
 	stH     int
 	stFmt   uint32
-	dirty   bool // staging holds a frame not yet uploaded
-	woken   bool // a wake event is queued and not yet handled
-	running bool // Run is in its loop
-	shut    bool // Close was called
+	stTex   *gpu.Texture // the newest frame is this texture (GL mode)
+	dirty   bool         // staging or stTex holds a frame not yet shown
+	woken   bool         // a wake event is queued and not yet handled
+	running bool         // Run is in its loop
+	shut    bool         // Close was called
 }
 
 var _ gpu.Sink = (*Window)(nil)
@@ -66,6 +72,10 @@ func New(o Options) (*Window, error) {
 	sdl.SetHint(sdl.HINT_NO_SIGNAL_HANDLERS, "1")
 	sdl.SetHint(sdl.HINT_QUIT_ON_LAST_WINDOW_CLOSE, "0")
 	sdl.SetHint(sdl.HINT_RENDER_SCALE_QUALITY, "linear")
+	if o.GL {
+		// EGL on X11 too, so that virgl can join the window's context.
+		sdl.SetHint(hintForceEGL, "1")
+	}
 	if err := sdl.Init(sdl.INIT_VIDEO | sdl.INIT_EVENTS); err != nil {
 		return nil, fmt.Errorf("sdl: init: %w", err)
 	}
@@ -87,10 +97,24 @@ func (w *Window) open(o Options) error {
 	}
 	width, height := o.size()
 	var err error
+	flags := uint32(sdl.WINDOW_RESIZABLE | sdl.WINDOW_SHOWN)
+	if o.GL {
+		flags |= sdl.WINDOW_OPENGL
+		if err := setGLAttributes(o.GLES); err != nil {
+			return err
+		}
+	}
 	w.win, err = sdl.CreateWindow(title, sdl.WINDOWPOS_CENTERED, sdl.WINDOWPOS_CENTERED,
-		int32(width), int32(height), sdl.WINDOW_RESIZABLE|sdl.WINDOW_SHOWN)
+		int32(width), int32(height), flags)
 	if err != nil {
 		return fmt.Errorf("sdl: create window: %w", err)
+	}
+	if o.GL {
+		if w.gl, err = openGL(w.win, o.GLES); err != nil {
+			return err
+		}
+		w.glMode, w.shared = true, w.gl.shared
+		return w.finishOpen()
 	}
 	// Flags 0 lets SDL pick, accelerated first; ask for the software
 	// renderer explicitly if that fails (no GPU, no GL).
@@ -101,6 +125,10 @@ func (w *Window) open(o Options) error {
 			return fmt.Errorf("sdl: create renderer: %w", err)
 		}
 	}
+	return w.finishOpen()
+}
+
+func (w *Window) finishOpen() error {
 	w.wakeType = sdl.RegisterEvents(1)
 	if w.wakeType == ^uint32(0) {
 		return errors.New("sdl: no user event type left")
@@ -112,6 +140,9 @@ func (w *Window) open(o Options) error {
 
 // RendererName names the SDL renderer in use ("opengl", "software"...).
 func (w *Window) RendererName() string {
+	if w.gl != nil {
+		return "egl"
+	}
 	info, err := w.ren.GetInfo()
 	if err != nil {
 		return "unknown"
@@ -139,6 +170,12 @@ func (w *Window) Present(scanout uint32, f gpu.Frame) error {
 	defer w.mu.Unlock()
 	if w.shut {
 		return ErrClosed
+	}
+	w.stTex = nil
+	if w.glMode && f.Width != 0 {
+		// GL mode uploads RGBA: convert (this path is for frames
+		// that are not already textures, which is rare there).
+		f = rgbaFrame(f)
 	}
 	row := f.Width * bytesPerPixel
 	if cap(w.staging) < row*f.Height {
@@ -336,8 +373,14 @@ func (w *Window) takeFrame() {
 	w.dirty = false
 	w.staging, w.upload = w.upload, w.staging // Present writes the other one
 	width, height, format := w.stW, w.stH, w.stFmt
+	tex := w.stTex
 	w.mu.Unlock()
 
+	if w.gl != nil {
+		w.gl.take(tex, w.upload, width, height)
+		w.texW, w.texH = w.gl.size()
+		return
+	}
 	if width == 0 { // scanout disabled: show black
 		w.dropTexture()
 		return
@@ -364,6 +407,10 @@ func (w *Window) dropTexture() {
 
 // render draws the texture letterboxed on black and shows it.
 func (w *Window) render() {
+	if w.gl != nil {
+		w.gl.render(w.win)
+		return
+	}
 	_ = w.ren.SetDrawColor(0, 0, 0, 255)
 	_ = w.ren.Clear()
 	if w.tex != nil {
@@ -400,6 +447,10 @@ func (w *Window) Close() error {
 // destroy releases everything SDL holds, on the main thread.
 func (w *Window) destroy() {
 	w.dropTexture()
+	if w.gl != nil {
+		w.gl.close()
+		w.gl = nil
+	}
 	if w.ren != nil {
 		_ = w.ren.Destroy()
 		w.ren = nil

@@ -80,10 +80,16 @@ func startXvfb(t *testing.T) {
 // everything is torn down at the end of the test.
 func openWindow(t *testing.T) (w *Window, x, y int) {
 	t.Helper()
+	return openWindowWith(t, Options{Title: "govm-test", Width: testW, Height: testH})
+}
+
+// openWindowWith is openWindow with options o.
+func openWindowWith(t *testing.T, o Options) (w *Window, x, y int) {
+	t.Helper()
 	startXvfb(t)
 	var err error
 	onMain(func() {
-		w, err = New(Options{Title: "govm-test", Width: testW, Height: testH})
+		w, err = New(o)
 		if err == nil {
 			x32, y32 := w.win.GetPosition()
 			x, y = int(x32), int(y32)
