@@ -24,13 +24,10 @@ const opaque = 0xff
 // padding beyond 1 MiB a row is refused as nonsense.
 const maxStride = 1 << 20
 
-// noAlpha marks a format whose fourth byte is padding (an "X" format).
-const noAlpha = -1
-
-// layout says where each channel sits inside a 4-byte pixel in memory.
+// layout says where each colour channel sits inside a 4-byte pixel in
+// memory; the fourth byte (alpha or padding) is never read.
 type layout struct {
 	r, g, b int
-	a       int // noAlpha for X formats: the pixel is always opaque
 }
 
 // layouts follows the virtio-gpu spec: a format's name lists its bytes in
@@ -39,14 +36,14 @@ type layout struct {
 // the alpha byte of the A formats is ignored too, as real displays do, and
 // a screenshot is always opaque.
 var layouts = map[gpu.Format]layout{
-	gpu.FormatB8G8R8A8: {r: 2, g: 1, b: 0, a: noAlpha},
-	gpu.FormatB8G8R8X8: {r: 2, g: 1, b: 0, a: noAlpha},
-	gpu.FormatA8R8G8B8: {r: 1, g: 2, b: 3, a: noAlpha},
-	gpu.FormatX8R8G8B8: {r: 1, g: 2, b: 3, a: noAlpha},
-	gpu.FormatR8G8B8A8: {r: 0, g: 1, b: 2, a: noAlpha},
-	gpu.FormatX8B8G8R8: {r: 3, g: 2, b: 1, a: noAlpha},
-	gpu.FormatA8B8G8R8: {r: 3, g: 2, b: 1, a: noAlpha},
-	gpu.FormatR8G8B8X8: {r: 0, g: 1, b: 2, a: noAlpha},
+	gpu.FormatB8G8R8A8: {r: 2, g: 1, b: 0},
+	gpu.FormatB8G8R8X8: {r: 2, g: 1, b: 0},
+	gpu.FormatA8R8G8B8: {r: 1, g: 2, b: 3},
+	gpu.FormatX8R8G8B8: {r: 1, g: 2, b: 3},
+	gpu.FormatR8G8B8A8: {r: 0, g: 1, b: 2},
+	gpu.FormatX8B8G8R8: {r: 3, g: 2, b: 1},
+	gpu.FormatA8B8G8R8: {r: 3, g: 2, b: 1},
+	gpu.FormatR8G8B8X8: {r: 0, g: 1, b: 2},
 }
 
 // ErrBadFrame is wrapped by CheckFrame's errors.

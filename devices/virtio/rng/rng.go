@@ -100,36 +100,8 @@ func (d *Device) QueueNotify(i int) {
 	if i != 0 || !d.active || d.broken {
 		return
 	}
-	pushed := false
-	for {
-		c, err := d.queue.Pop(d.mem)
-		if err != nil {
-			d.fail(err)
-			return
-		}
-		if c == nil {
-			break
-		}
-		written, err := d.fill(c)
-		if err == nil {
-			err = d.queue.PushUsed(d.mem, c.Head, written)
-		}
-		if err != nil {
-			d.fail(err)
-			return
-		}
-		pushed = true
-	}
-	if !pushed {
-		return
-	}
-	need, err := d.queue.NeedsInterrupt(d.mem)
-	if err != nil {
+	if err := virtio.Drain(d.queue, d.mem, d.signal, d.fill); err != nil {
 		d.fail(err)
-		return
-	}
-	if need {
-		d.signal.Signal(virtio.InterruptUsedBuffer)
 	}
 }
 
