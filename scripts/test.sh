@@ -54,28 +54,32 @@ log "Linux-guest tests under real KVM"
 go test -c -o build/tests/govm.test ./cmd/govm
 verdict=$(build/govm probe --verdict)
 echo "govm probe: ring-0 guest code is $verdict on this host" >&2
-linux() { # linux RUN-REGEX LOG: run the Linux-guest tests matching RUN-REGEX
-	local cmd="cd cmd/govm && GOVM_REQUIRE_KVM=1 ../../build/tests/govm.test -test.count=1 -test.v -test.run '$1' -test.timeout 60m"
+# linux RUN-REGEX SKIP-REGEX LOG: run the Linux-guest tests matching
+# RUN-REGEX but not SKIP-REGEX. The whole suite takes about 10 minutes in
+# the harness; its timeout bounds a stuck L1 (seen once: an L1 kernel soft
+# lockup in govm's KVM_RUN) well inside CI's 90 minutes, retry included.
+linux() {
+	local cmd="cd cmd/govm && GOVM_REQUIRE_KVM=1 ../../build/tests/govm.test -test.count=1 -test.v -test.run '$1' -test.skip '$2' -test.timeout 28m"
 	if [[ $verdict == native ]]; then
-		bash -c "$cmd" 2>&1 | tee "$2"
+		bash -c "$cmd" 2>&1 | tee "$3"
 	else
-		scripts/nested.sh --timeout 4000 -- "$cmd" 2>&1 | tee "$2"
+		scripts/nested.sh --timeout 1800 -- "$cmd" 2>&1 | tee "$3"
 	fi
 }
+# passedtests LOG: the top-level Linux tests that passed, as a regex
+# alternation (empty if none).
+passedtests() { grep -oE '^--- PASS: TestLinux[A-Za-z0-9_]+' "$1" | awk '{print $3}' | sort -u | paste -sd'|'; }
 rm -f build/tests/linux-retry.log
-if ! linux Linux build/tests/linux.log; then
+if ! linux Linux '^$' build/tests/linux.log; then
 	# A Linux guest under nested KVM inside TCG occasionally dies for
 	# reasons of that stack (seen: one triple fault in a few hundred
-	# boots). Run the failed tests once more, and say so loudly: a test
-	# that fails twice fails the run.
-	failed=$(grep -oE '^--- FAIL: TestLinux[A-Za-z0-9_]+' build/tests/linux.log | awk '{print $3}' | sort -u | paste -sd'|')
-	if [[ -n $failed ]]; then
-		echo "test.sh: RETRYING once after a failure: $failed" >&2
-		if linux "^($failed)\$" build/tests/linux-retry.log; then
-			echo "test.sh: FLAKY: passed only on retry: $failed" >&2
-		else
-			status=1
-		fi
+	# boots; one L1 stall). Run every test that did not pass (failed,
+	# or never reached if the run stopped) once more, and say so
+	# loudly: a test that fails twice fails the run.
+	passed=$(passedtests build/tests/linux.log)
+	echo "test.sh: RETRYING once the Linux tests that did not pass (passed: ${passed:-none})" >&2
+	if linux Linux "^(${passed:-^$})\$" build/tests/linux-retry.log; then
+		echo "test.sh: FLAKY: passed only on retry: $(passedtests build/tests/linux-retry.log)" >&2
 	else
 		status=1
 	fi
@@ -84,11 +88,14 @@ fi
 log "exit-cost benchmark (reported, not asserted)"
 bench/exits.sh || echo "exit benchmark failed (not a test failure)" >&2
 
-# The Linux tests' result is the retry's for the tests that were retried.
+# The Linux tests' result: the first run's for the tests that passed there,
+# the retry's for the others.
 linuxlogs() {
 	if [[ -s build/tests/linux-retry.log ]]; then
-		retried=$(grep -oE '^--- FAIL: TestLinux[A-Za-z0-9_]+' build/tests/linux.log | awk '{print $3}' | sort -u)
-		grep -vE "^\s*--- (PASS|FAIL|SKIP): ($(echo $retried | tr ' ' '|'))(/| )" build/tests/linux.log
+		passed=$(passedtests build/tests/linux.log)
+		if [[ -n $passed ]]; then
+			grep -E "^\s*--- (PASS|FAIL|SKIP): ($passed)(/| )" build/tests/linux.log || true
+		fi
 		cat build/tests/linux-retry.log
 	else
 		cat build/tests/linux.log
