@@ -246,9 +246,13 @@ func (s *session) loop(cfg machine.Config, tee *console.Tee, restore func() erro
 		if s.f.stats {
 			stats.WriteTo(os.Stderr)
 			printTiming(os.Stderr, stats, timing)
-			if res.gpu != nil {
-				fmt.Fprintf(os.Stderr, "gpu: %d scanout flushes: %d shown as GL textures (no copy), %d read back as pixels\n",
-					res.gpu.Flushes, res.gpu.Textures, res.gpu.Frames)
+			if g := res.gpu; g != nil {
+				if g.Textures+g.Frames == 0 {
+					fmt.Fprintf(os.Stderr, "gpu: %d scanout flushes, none copied (no window)\n", g.Flushes)
+				} else {
+					fmt.Fprintf(os.Stderr, "gpu: %d scanout flushes: %d shown as GL textures (no copy), %d read back as pixels\n",
+						g.Flushes, g.Textures, g.Frames)
+				}
 			}
 		}
 		return errors.Join(outcome(res.Result, s.f, s.exp), res.screenshotErr)
