@@ -47,6 +47,7 @@ var (
 	kvmSetIdentityMapAddr  = iow(0x48, sizeOf[uint64]())
 	kvmCreateIRQChip       = io(0x60)
 	kvmIRQLine             = iow(0x61, sizeOf[irqLevel]())
+	kvmGetIRQChip          = iowr(0x62, sizeOf[irqchip]())
 	kvmIRQFD               = iow(0x76, sizeOf[irqfd]())
 	kvmCreatePIT2          = iow(0x77, sizeOf[pitConfig]())
 	kvmIOEventFD           = iow(0x79, sizeOf[ioeventfd]())
@@ -72,7 +73,7 @@ var ioctlNames = map[uintptr]string{
 	kvmGetVCPUMmapSize: "KVM_GET_VCPU_MMAP_SIZE", kvmGetSupportedCPUID: "KVM_GET_SUPPORTED_CPUID",
 	kvmCreateVCPU: "KVM_CREATE_VCPU", kvmSetUserMemoryRegion: "KVM_SET_USER_MEMORY_REGION",
 	kvmSetTSSAddr: "KVM_SET_TSS_ADDR", kvmSetIdentityMapAddr: "KVM_SET_IDENTITY_MAP_ADDR",
-	kvmCreateIRQChip: "KVM_CREATE_IRQCHIP", kvmIRQLine: "KVM_IRQ_LINE", kvmIRQFD: "KVM_IRQFD",
+	kvmCreateIRQChip: "KVM_CREATE_IRQCHIP", kvmIRQLine: "KVM_IRQ_LINE", kvmGetIRQChip: "KVM_GET_IRQCHIP", kvmIRQFD: "KVM_IRQFD",
 	kvmCreatePIT2: "KVM_CREATE_PIT2", kvmIOEventFD: "KVM_IOEVENTFD", kvmRun: "KVM_RUN",
 	kvmGetRegs: "KVM_GET_REGS", kvmSetRegs: "KVM_SET_REGS", kvmGetSregs: "KVM_GET_SREGS",
 	kvmSetSregs: "KVM_SET_SREGS", kvmGetMSRs: "KVM_GET_MSRS", kvmSetMSRs: "KVM_SET_MSRS",

@@ -69,6 +69,27 @@ type LAPICState struct {
 	Regs [1024]byte
 }
 
+// irqchip is struct kvm_irqchip: a chip id and 512 bytes of that chip's
+// state.
+type irqchip struct {
+	ChipID uint32
+	_      uint32
+	State  [512]byte
+}
+
+// IOAPICPins is the number of in-kernel IOAPIC pins (KVM_IOAPIC_NUM_PINS).
+const IOAPICPins = 24
+
+// IOAPICState is struct kvm_ioapic_state: the in-kernel IOAPIC's registers.
+type IOAPICState struct {
+	BaseAddress uint64
+	IORegSel    uint32
+	ID          uint32
+	IRR         uint32 // pins whose line is asserted or latched
+	_           uint32
+	Redirect    [IOAPICPins]uint64 // redirection table entries
+}
+
 // CPUIDEntry is struct kvm_cpuid_entry2.
 type CPUIDEntry struct {
 	Function uint32
@@ -151,7 +172,10 @@ const (
 	ioeventfdFlagDeassign  = 1 << 2
 	irqfdFlagDeassign      = 1 << 0
 
-	// MPStateRunnable and MPStateUninitialized are vCPU MP states.
+	// vCPU MP states (KVM_MP_STATE_*).
 	MPStateRunnable      = 0
 	MPStateUninitialized = 1
+	MPStateInitReceived  = 2
+	MPStateHalted        = 3
+	MPStateSIPIReceived  = 4
 )

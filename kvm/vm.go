@@ -1,6 +1,7 @@
 package kvm
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -41,6 +42,22 @@ func (vm *VM) SetIdentityMapAddr(addr uint64) error {
 func (vm *VM) CreateIRQChip() error {
 	_, err := ioctl(vm.fd, kvmCreateIRQChip, 0)
 	return err
+}
+
+// irqchipIOAPIC is KVM_IRQCHIP_IOAPIC, the chip id of the IOAPIC.
+const irqchipIOAPIC = 2
+
+// IOAPIC reads the in-kernel IOAPIC's state (for diagnostics).
+func (vm *VM) IOAPIC() (IOAPICState, error) {
+	c := irqchip{ChipID: irqchipIOAPIC}
+	if err := ioctlArg(vm.fd, kvmGetIRQChip, &c); err != nil {
+		return IOAPICState{}, err
+	}
+	var s IOAPICState
+	if _, err := binary.Decode(c.State[:], binary.LittleEndian, &s); err != nil {
+		return IOAPICState{}, err
+	}
+	return s, nil
 }
 
 // CreatePIT2 creates the in-kernel i8254 PIT (speaker port emulated as a

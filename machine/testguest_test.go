@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govm/govm/devices/virtio/rng"
 	"github.com/govm/govm/internal/testenv"
 )
 
@@ -108,5 +109,35 @@ func TestStopInterruptsRunningGuest(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Stop did not stop a busy guest")
+	}
+}
+
+// WriteState after a stop describes the vCPU, the interrupt controllers
+// and each virtio device.
+func TestWriteState(t *testing.T) {
+	testenv.RequireKVM(t)
+	elf := testenv.TestGuest(t)
+	m, err := New(Config{Kernel: elf, Cmdline: "pio 100000000", Memory: 64 * MiB, CPUs: 1,
+		Virtio: []VirtioDevice{{Name: "virtio-rng", Dev: rng.New()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		m.Stop(3, "timeout")
+	}()
+	m.Run()
+	var b strings.Builder
+	m.WriteState(&b)
+	out := b.String()
+	t.Log(out)
+	for _, want := range []string{
+		"vcpu 0: running, rip 0x", "ring 3", "local APIC: pending vectors none",
+		"IOAPIC", "virtio-rng (virtio-mmio at 0xd0000000, GSI 5):", "status 0x0 (reset)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("state lacks %q:\n%s", want, out)
+		}
 	}
 }

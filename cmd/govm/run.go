@@ -368,6 +368,10 @@ func (s *session) boot(cfg machine.Config) (bootResult, machine.Stats, machine.T
 	}()
 	res := bootResult{Result: m.Run()}
 	<-watcher // it may be pressing the power button: Close must wait
+	if res.Reason == machine.StopRequested && res.Code == exitTimeout {
+		// Why did the guest not finish? Say what it was doing.
+		m.WriteState(os.Stderr)
+	}
 	if f.screenshot != "" {
 		if err := gfx.screenshot(f.screenshot); err != nil {
 			res.screenshotErr = withCode(exitError, fmt.Errorf("--screenshot: %w", err))

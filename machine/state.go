@@ -1,0 +1,165 @@
+package machine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/govm/govm/kvm"
+)
+
+// WriteState describes what the guest was doing when the machine stopped:
+// each vCPU's run state, instruction pointer and interrupt state (local
+// APIC), the IOAPIC pins govm uses, and each virtio device's rings. It
+// answers "why did the guest hang?" (a halted vCPU with nothing pending,
+// a request the device never took, an interrupt nobody acknowledged).
+// Call it after Run has returned, before Close.
+func (m *Machine) WriteState(w io.Writer) {
+	fmt.Fprintf(w, "govm: the machine's state when it stopped:\n")
+	for _, v := range m.cpus {
+		m.writeVCPUState(w, v)
+	}
+	m.writeIOAPICState(w)
+	for i, a := range m.virtio {
+		base, gsi := virtioSlot(i)
+		fmt.Fprintf(w, "  %s (virtio-mmio at %#x, GSI %d):\n", a.name, base, gsi)
+		a.transport.State().Write(w, "    ")
+	}
+}
+
+var mpStateNames = map[uint32]string{
+	kvm.MPStateRunnable:      "running",
+	kvm.MPStateUninitialized: "not started (waiting for INIT/SIPI)",
+	kvm.MPStateInitReceived:  "INIT received",
+	kvm.MPStateHalted:        "halted (HLT: waiting for an interrupt)",
+	kvm.MPStateSIPIReceived:  "SIPI received",
+}
+
+// Local APIC register offsets (Intel SDM vol. 3, table 11-1).
+const (
+	apicTPR   = 0x80
+	apicISR   = 0x100
+	apicIRR   = 0x200
+	apicLVTT  = 0x320
+	apicTMICT = 0x380
+	apicTMCCT = 0x390
+
+	msrTSCDeadline = 0x6e0
+	rflagsIF       = 1 << 9
+)
+
+func (m *Machine) writeVCPUState(w io.Writer, v *vcpu) {
+	id := v.cpu.ID()
+	st := "unknown"
+	if s, err := v.cpu.MPState(); err == nil {
+		if n, ok := mpStateNames[s]; ok {
+			st = n
+		} else {
+			st = fmt.Sprintf("MP state %d", s)
+		}
+	}
+	fmt.Fprintf(w, "  vcpu %d: %s", id, st)
+	if r, err := v.cpu.Regs(); err == nil {
+		fmt.Fprintf(w, ", rip %#x, interrupts %s", r.RIP, onOff(r.RFLAGS&rflagsIF != 0, "enabled", "disabled"))
+	}
+	if s, err := v.cpu.Sregs(); err == nil {
+		fmt.Fprintf(w, ", ring %d", s.CS.Selector&3)
+	}
+	var total uint64
+	for k := range v.stats.kinds {
+		total += v.stats.kinds[k].Load()
+	}
+	fmt.Fprintf(w, ", exits so far: %d\n", total)
+	if l, err := v.cpu.LAPIC(); err == nil {
+		fmt.Fprintf(w, "    local APIC: %s\n", describeLAPIC(&l, v.cpu))
+	}
+}
+
+func onOff(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
+
+// describeLAPIC says which vectors are pending (IRR) and in service (ISR),
+// the task priority, and whether the timer is armed.
+func describeLAPIC(l *kvm.LAPICState, c *kvm.VCPU) string {
+	reg := func(off int) uint32 { return binary.LittleEndian.Uint32(l.Regs[off:]) }
+	vectors := func(base int) string {
+		var vs []string
+		for i := 0; i < 8; i++ {
+			bits := reg(base + 0x10*i)
+			for b := 0; b < 32; b++ {
+				if bits&(1<<b) != 0 {
+					vs = append(vs, fmt.Sprintf("%#x", i*32+b))
+				}
+			}
+		}
+		if len(vs) == 0 {
+			return "none"
+		}
+		return strings.Join(vs, " ")
+	}
+	s := fmt.Sprintf("pending vectors %s, in service %s, TPR %#x, timer ", vectors(apicIRR), vectors(apicISR), reg(apicTPR)&0xff)
+	lvtt := reg(apicLVTT)
+	switch mode := lvtt >> 17 & 3; {
+	case lvtt&(1<<16) != 0:
+		s += "masked"
+	case mode == 2: // TSC deadline
+		d := []kvm.MSR{{Index: msrTSCDeadline}}
+		if err := c.MSRs(d); err != nil || d[0].Data == 0 {
+			s += "TSC-deadline, not armed"
+		} else {
+			s += fmt.Sprintf("TSC-deadline, armed (deadline %#x)", d[0].Data)
+		}
+	default:
+		s += fmt.Sprintf("%s, count %d of %d", onOff(mode == 1, "periodic", "one-shot"), reg(apicTMCCT), reg(apicTMICT))
+	}
+	return s + fmt.Sprintf(" (vector %#x)", lvtt&0xff)
+}
+
+// writeIOAPICState lists the IOAPIC pins that have a line asserted or
+// latched, or are routed (unmasked).
+func (m *Machine) writeIOAPICState(w io.Writer) {
+	st, err := m.vm.IOAPIC()
+	if err != nil {
+		fmt.Fprintf(w, "  IOAPIC: unreadable: %v\n", err)
+		return
+	}
+	names := map[uint32]string{COM1IRQ: "COM1", PowerButtonGSI: "power button"}
+	for i, a := range m.virtio {
+		_, gsi := virtioSlot(i)
+		names[gsi] = a.name
+	}
+	var pins []string
+	for pin := uint32(0); pin < kvm.IOAPICPins; pin++ {
+		e := st.Redirect[pin]
+		irr := st.IRR&(1<<pin) != 0
+		masked := e&(1<<16) != 0
+		if masked && !irr {
+			continue
+		}
+		p := fmt.Sprintf("%d", pin)
+		if n, ok := names[pin]; ok {
+			p += " (" + n + ")"
+		}
+		p += fmt.Sprintf(": vector %#x %s", e&0xff, onOff(e&(1<<15) != 0, "level", "edge"))
+		if masked {
+			p += " masked"
+		}
+		if irr {
+			p += ", line asserted/latched"
+		}
+		if e&(1<<14) != 0 {
+			p += ", awaiting EOI"
+		}
+		pins = append(pins, p)
+	}
+	if len(pins) == 0 {
+		fmt.Fprintf(w, "  IOAPIC: every pin masked, none asserted\n")
+		return
+	}
+	fmt.Fprintf(w, "  IOAPIC pins: %s\n", strings.Join(pins, "; "))
+}
