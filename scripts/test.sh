@@ -103,8 +103,15 @@ linuxlogs() {
 }
 count() { { cat build/tests/unit.log; linuxlogs; } | grep -cE "^\s*--- $1" || true; }
 passed=$(count PASS) failed=$(count FAIL) skipped=$(count SKIP)
+# Guest boots the tests ran again because the nested stack killed them
+# (govmRun in cmd/govm/linux_test.go): reported, never hidden.
+flakes=$(cat build/tests/linux.log build/tests/linux-retry.log 2>/dev/null | grep -c 'NESTED-FLAKE:' || true)
 echo
 echo "tests: $passed passed, $failed failed, $skipped skipped"
+if ((flakes > 0)); then
+	echo "nested-stack reruns: $flakes guest boot(s) died of the nested harness and ran again:" >&2
+	cat build/tests/linux.log build/tests/linux-retry.log 2>/dev/null | grep -E 'NESTED-FLAKE:' | sed 's/^ */  /' >&2
+fi
 if [[ $skipped != 0 ]]; then
 	echo "skipped tests count as failures here:" >&2
 	{ cat build/tests/unit.log; linuxlogs; } | grep -E '^\s*--- SKIP' -A1 >&2
