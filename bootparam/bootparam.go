@@ -12,9 +12,10 @@
 //     and it is entered in 32-bit protected mode, paging off, with EBX
 //     pointing at an hvm_start_info (xen/include/public/arch-x86/hvm/start_info.h).
 //
-// The package is pure: it reads bytes and returns the bytes the machine must
-// copy into guest RAM (a Plan). It needs no KVM and never panics on a corrupt
-// file; every field read from an image is bounds-checked.
+// The package needs no KVM: it reads a kernel's headers and returns a Plan,
+// the boot structures it built plus the sections of the kernel and initrd
+// files the machine reads straight into guest RAM. It never panics on a
+// corrupt file; every field read from an image is bounds-checked.
 package bootparam
 
 import (

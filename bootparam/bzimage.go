@@ -1,8 +1,10 @@
 package bootparam
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 )
 
 // Setup header field offsets. The setup header sits at the same offset (0x1f1)
@@ -76,11 +78,22 @@ type SetupHeader struct {
 	InitSize          uint32 // memory needed from the runtime start before the kernel reads e820
 }
 
-// ParseBzImage parses a bzImage. It accepts only images this package can
-// start: boot protocol 2.06 or later, LOADED_HIGH, with a 64-bit entry point.
+// ParseBzImage parses an in-memory bzImage (see readBzImage).
 func ParseBzImage(data []byte) (*Kernel, error) {
+	return readBzImage(bytes.NewReader(data), int64(len(data)))
+}
+
+// readBzImage parses the size-byte bzImage in r, reading only its setup
+// header. It accepts only images this package can start: boot protocol 2.06
+// or later, LOADED_HIGH, with a 64-bit entry point.
+func readBzImage(r io.ReaderAt, size int64) (*Kernel, error) {
+	// The header lies in the first hdrEndMax bytes.
+	data, err := readHead(r, size, hdrEndMax)
+	if err != nil {
+		return nil, err
+	}
 	if len(data) < hdrVersion+2 {
-		return nil, fmt.Errorf("%w (%d bytes, too short for a setup header)", ErrNotKernel, len(data))
+		return nil, fmt.Errorf("%w (%d bytes, too short for a setup header)", ErrNotKernel, size)
 	}
 	if m := le32(data, hdrMagic); m != hdrSMagic {
 		return nil, fmt.Errorf("%w (no \"HdrS\" magic at %#x)", ErrNotKernel, hdrMagic)
@@ -97,12 +110,13 @@ func ParseBzImage(data []byte) (*Kernel, error) {
 	if h.SetupSects == 0 {
 		h.SetupSects = defaultSetupSec
 	}
-	setupLen := (h.SetupSects + 1) * sectorSize
-	if len(data) <= setupLen {
-		return nil, fmt.Errorf("%w: %d bytes, but the setup code alone is %d bytes", ErrTruncated, len(data), setupLen)
+	setupLen := int64(h.SetupSects+1) * sectorSize
+	if size <= setupLen {
+		return nil, fmt.Errorf("%w: %d bytes, but the setup code alone is %d bytes", ErrTruncated, size, setupLen)
 	}
-	// The header is fully inside the setup sectors (at least 5*512 bytes), so
-	// every read below is in bounds.
+	// The header is fully inside the setup sectors (at least 5*512 bytes,
+	// more than hdrEndMax), so data holds it and every read below is in
+	// bounds.
 	h.Syssize = le32(data, hdrSyssize)
 	h.Loadflags = data[hdrLoadflags]
 	h.InitrdAddrMax = le32(data, hdrInitrdAddrMax)
@@ -119,10 +133,10 @@ func ParseBzImage(data []byte) (*Kernel, error) {
 		h.XLoadflags = le16(data, hdrXLoadflags)
 	}
 
-	payload := data[setupLen:]
-	if paragraphs := (uint64(len(payload)) + 15) / 16; paragraphs < uint64(h.Syssize) {
+	payload := io.NewSectionReader(r, setupLen, size-setupLen)
+	if paragraphs := (uint64(payload.Size()) + 15) / 16; paragraphs < uint64(h.Syssize) {
 		return nil, fmt.Errorf("%w: protected-mode kernel is %d bytes, header says %d",
-			ErrTruncated, len(payload), uint64(h.Syssize)*16)
+			ErrTruncated, payload.Size(), uint64(h.Syssize)*16)
 	}
 	if h.Loadflags&LoadedHigh == 0 {
 		return nil, fmt.Errorf("%w: zImage (loadflags lacks LOADED_HIGH): only bzImage is supported", ErrUnsupportedKernel)

@@ -20,8 +20,8 @@ func TestParseBzImage(t *testing.T) {
 		h.InitSize != 0x400000 || h.PrefAddress != 0x1000000 || !h.RelocatableKernel || h.KernelAlignment != 0x200000 {
 		t.Errorf("header = %+v", h)
 	}
-	if len(k.Payload) != 3000 || k.Payload[0] != byte(5*512%256) {
-		t.Errorf("payload: %d bytes starting %#x, want 3000 starting at file offset 0xa00", len(k.Payload), k.Payload[0])
+	if payload := readAll(t, k.Payload); len(payload) != 3000 || payload[0] != byte(5*512%256) {
+		t.Errorf("payload: %d bytes starting %#x, want 3000 starting at file offset 0xa00", len(payload), payload[0])
 	}
 	if len(k.hdrRaw) != testHeaderEnd-hdrSetupSects {
 		t.Errorf("raw header is %d bytes, want %d", len(k.hdrRaw), testHeaderEnd-hdrSetupSects)
@@ -31,7 +31,7 @@ func TestParseBzImage(t *testing.T) {
 	o := defaultBzOpts()
 	o.setupSects = 0
 	k, err = ParseBzImage(makeBzImage(o))
-	if err != nil || k.Header.SetupSects != 4 || len(k.Payload) != 3000 {
+	if err != nil || k.Header.SetupSects != 4 || k.Payload.Size() != 3000 {
 		t.Errorf("setup_sects 0: %v, %+v", err, k)
 	}
 }
@@ -83,12 +83,12 @@ func TestLoadKernelNamesFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Repeat("just some text\n", 100)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadKernel(path)
+	_, err := OpenKernel(path)
 	want := `kernel "` + path + `": not a bzImage or ELF vmlinux (no "HdrS" magic at 0x202)`
 	if !errors.Is(err, ErrNotKernel) || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)
 	}
-	if _, err := LoadKernel(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "missing") {
+	if _, err := OpenKernel(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing file: %v", err)
 	}
 
@@ -96,8 +96,18 @@ func TestLoadKernelNamesFile(t *testing.T) {
 	if err := os.WriteFile(good, makeBzImage(defaultBzOpts()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if k, err := LoadKernel(good); err != nil || k.Format != FormatBzImage {
-		t.Errorf("LoadKernel(bzImage) = %v, %v", k, err)
+	k, err := OpenKernel(good)
+	if err != nil || k.Format != FormatBzImage {
+		t.Fatalf("OpenKernel(bzImage) = %v, %v", k, err)
+	}
+	if got := readAll(t, k.Payload); !bytes.Equal(got, makeBzImage(defaultBzOpts())[5*sectorSize:]) {
+		t.Errorf("payload read from the file: %d bytes, not the image's", len(got))
+	}
+	if err := k.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := OpenKernel(dir); !errors.Is(err, ErrNotKernel) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("directory: %v", err)
 	}
 }
 
@@ -107,7 +117,7 @@ func TestPrepareBzImageZeroPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig(64 * mib)
-	cfg.Initrd = bytes.Repeat([]byte{0xcc}, 3*mib+5)
+	cfg.Initrd = section(bytes.Repeat([]byte{0xcc}, 3*mib+5))
 	p, err := Prepare(k, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +132,7 @@ func TestPrepareBzImageZeroPage(t *testing.T) {
 	}
 	// Highest page below 64 MiB that holds 3 MiB + 5 bytes.
 	wantInitrd := uint64(64*mib - 3*mib - pageSize)
-	if p.InitrdAddr != wantInitrd || p.InitrdSize != uint64(len(cfg.Initrd)) {
+	if p.InitrdAddr != wantInitrd || p.InitrdSize != uint64(cfg.Initrd.Size()) {
 		t.Errorf("initrd at %#x size %#x, want %#x", p.InitrdAddr, p.InitrdSize, wantInitrd)
 	}
 
@@ -130,13 +140,13 @@ func TestPrepareBzImageZeroPage(t *testing.T) {
 	for _, s := range p.Segments {
 		segs[s.Name] = s
 	}
-	if s := segs["kernel"]; s.Addr != 0x100000 || !bytes.Equal(s.Data, k.Payload) {
-		t.Errorf("kernel segment at %#x, %d bytes", s.Addr, len(s.Data))
+	if s := segs["kernel"]; s.Addr != 0x100000 || s.Size != 3000 || !bytes.Equal(content(t, s), readAll(t, k.Payload)) {
+		t.Errorf("kernel segment at %#x, %d bytes", s.Addr, s.Size)
 	}
 	if s := segs["cmdline"]; s.Addr != 0x20000 || string(s.Data) != cfg.Cmdline+"\x00" {
 		t.Errorf("cmdline segment %#x %q", s.Addr, s.Data)
 	}
-	if s := segs["initrd"]; s.Addr != wantInitrd || len(s.Data) != len(cfg.Initrd) {
+	if s := segs["initrd"]; s.Addr != wantInitrd || s.Size != uint64(cfg.Initrd.Size()) || s.File != cfg.Initrd {
 		t.Errorf("initrd segment at %#x", s.Addr)
 	}
 	zp := segs["boot_params"]
@@ -255,7 +265,7 @@ func TestInitrdPlacement(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := testConfig(tt.ram)
-			cfg.Initrd = make([]byte, tt.initrd)
+			cfg.Initrd = zeros(int64(tt.initrd))
 			p, err := Prepare(k, cfg)
 			if tt.wantErr != "" {
 				if !errors.Is(err, ErrDoesNotFit) || !strings.Contains(err.Error(), tt.wantErr) {

@@ -23,20 +23,21 @@ func TestDebianKernelBzImage(t *testing.T) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		testenv.Missing(t, path+" (run 'make guest')")
 	}
-	k, err := LoadKernel(path)
+	k, err := OpenKernel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer k.Close()
 	h := k.Header
 	t.Logf("boot protocol %d.%02d, setup_sects %d, payload %s, init_size %s, pref_address %#x, alignment %#x, relocatable %v, xloadflags %#x, cmdline_size %d, initrd_addr_max %#x",
-		h.Version>>8, h.Version&0xff, h.SetupSects, fmtSize(uint64(len(k.Payload))), fmtSize(uint64(h.InitSize)),
+		h.Version>>8, h.Version&0xff, h.SetupSects, fmtSize(uint64(k.Payload.Size())), fmtSize(uint64(h.InitSize)),
 		h.PrefAddress, h.KernelAlignment, h.RelocatableKernel, h.XLoadflags, h.CmdlineSize, h.InitrdAddrMax)
 	if h.Version < 0x020f || h.XLoadflags&XLFKernel64 == 0 || !h.RelocatableKernel || h.CmdlineSize < 2047 {
 		t.Errorf("unexpected header for a Debian 6.x kernel: %+v", h)
 	}
 
 	cfg := testConfig(512 * mib)
-	cfg.Initrd = make([]byte, 8*mib)
+	cfg.Initrd = zeros(8 * mib)
 	p, err := Prepare(k, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +49,7 @@ func TestDebianKernelBzImage(t *testing.T) {
 
 	// 64 MiB cannot hold this kernel's decompression area plus a 64 MiB initrd.
 	cfg = testConfig(64 * mib)
-	cfg.Initrd = make([]byte, 64*mib)
+	cfg.Initrd = zeros(64 * mib)
 	if _, err := Prepare(k, cfg); !errors.Is(err, ErrDoesNotFit) {
 		t.Errorf("64 MiB initrd in 64 MiB guest: %v", err)
 	}
@@ -68,13 +69,14 @@ func TestDebianVmlinuxPVH(t *testing.T) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		testenv.Missing(t, path+" (run 'make guest')")
 	}
-	k, err := LoadKernel(path)
+	k, err := OpenKernel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer k.Close()
 	t.Logf("PVH entry %#x, %d loadable segments", k.PVHEntry, len(k.LoadSegments))
 	cfg := testConfig(512 * mib)
-	cfg.Initrd = make([]byte, 8*mib)
+	cfg.Initrd = zeros(8 * mib)
 	p, err := Prepare(k, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,10 @@
 package bootparam
 
 import (
+	"bytes"
 	"debug/elf"
 	"fmt"
+	"io"
 	"math"
 )
 
@@ -50,11 +52,16 @@ type progHeader struct {
 	align  uint64
 }
 
-// ParseELF parses a little-endian ELF32 or ELF64 executable for i386 or
-// x86-64, collects its PT_LOAD segments (by physical address) and finds its
-// PVH entry note.
+// ParseELF parses an in-memory ELF image (see readELF).
 func ParseELF(data []byte) (*Kernel, error) {
-	phdrs, err := elfProgHeaders(data)
+	return readELF(bytes.NewReader(data), int64(len(data)))
+}
+
+// readELF parses the size-byte little-endian ELF32 or ELF64 executable for
+// i386 or x86-64 in r, collects its PT_LOAD segments (by physical address)
+// and finds its PVH entry note. It reads the headers and notes only.
+func readELF(r io.ReaderAt, size int64) (*Kernel, error) {
+	phdrs, err := elfProgHeaders(r, size)
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +70,16 @@ func ParseELF(data []byte) (*Kernel, error) {
 		if ph.typ != elf.PT_LOAD && ph.typ != elf.PT_NOTE {
 			continue
 		}
-		if ph.off > uint64(len(data)) || ph.filesz > uint64(len(data))-ph.off {
+		if ph.off > uint64(size) || ph.filesz > uint64(size)-ph.off {
 			return nil, fmt.Errorf("%w: program header %d: file bytes [%#x, +%#x) beyond the %d-byte file",
-				ErrTruncated, i, ph.off, ph.filesz, len(data))
+				ErrTruncated, i, ph.off, ph.filesz, size)
 		}
-		file := data[ph.off : ph.off+ph.filesz]
 		if ph.typ == elf.PT_NOTE {
-			entry, found, err := findPVHEntry(file, ph.align)
+			notes, err := readSection(r, size, ph.off, ph.filesz)
+			if err != nil {
+				return nil, fmt.Errorf("program header %d: %w", i, err)
+			}
+			entry, found, err := findPVHEntry(notes, ph.align)
 			if err != nil {
 				return nil, fmt.Errorf("program header %d: %w", i, err)
 			}
@@ -87,7 +97,8 @@ func ParseELF(data []byte) (*Kernel, error) {
 		if ph.memsz == 0 {
 			continue
 		}
-		k.LoadSegments = append(k.LoadSegments, LoadSegment{Addr: ph.paddr, FileData: file, MemSize: ph.memsz})
+		file := io.NewSectionReader(r, int64(ph.off), int64(ph.filesz)) // in the file: checked above
+		k.LoadSegments = append(k.LoadSegments, LoadSegment{Addr: ph.paddr, File: file, MemSize: ph.memsz})
 	}
 	if len(k.LoadSegments) == 0 {
 		return nil, fmt.Errorf("%w: ELF image has no loadable segment", ErrMalformed)
@@ -112,7 +123,11 @@ func (k *Kernel) containsEntry() bool {
 }
 
 // elfProgHeaders checks the ELF header and decodes the program header table.
-func elfProgHeaders(data []byte) ([]progHeader, error) {
+func elfProgHeaders(r io.ReaderAt, size int64) ([]progHeader, error) {
+	data, err := readHead(r, size, elf64EhSize)
+	if err != nil {
+		return nil, err
+	}
 	if len(data) < elf32EhSize || string(data[:len(elfMagic)]) != elfMagic {
 		return nil, fmt.Errorf("%w (ELF header truncated)", ErrNotKernel)
 	}
@@ -127,7 +142,7 @@ func elfProgHeaders(data []byte) ([]progHeader, error) {
 		return nil, fmt.Errorf("%w: ELF version %d", ErrMalformed, v)
 	}
 	if class == elf.ELFCLASS64 && len(data) < elf64EhSize {
-		return nil, fmt.Errorf("%w: ELF64 header needs %d bytes, file has %d", ErrTruncated, elf64EhSize, len(data))
+		return nil, fmt.Errorf("%w: ELF64 header needs %d bytes, file has %d", ErrTruncated, elf64EhSize, size)
 	}
 	if t := elf.Type(le16(data, elfType)); t != elf.ET_EXEC {
 		return nil, fmt.Errorf("%w: ELF type %v, want ET_EXEC", ErrUnsupportedKernel, t)
@@ -156,13 +171,17 @@ func elfProgHeaders(data []byte) ([]progHeader, error) {
 	}
 	// phnum and phentsize are 16-bit, so the product cannot overflow.
 	tableSize := uint64(phnum) * uint64(phentsize)
-	if phoff > uint64(len(data)) || tableSize > uint64(len(data))-phoff {
-		return nil, fmt.Errorf("%w: program headers [%#x, +%#x) beyond the %d-byte file", ErrTruncated, phoff, tableSize, len(data))
+	if phoff > uint64(size) || tableSize > uint64(size)-phoff {
+		return nil, fmt.Errorf("%w: program headers [%#x, +%#x) beyond the %d-byte file", ErrTruncated, phoff, tableSize, size)
+	}
+	table, err := readSection(r, size, phoff, tableSize)
+	if err != nil {
+		return nil, err
 	}
 
 	phdrs := make([]progHeader, phnum)
 	for i := range phdrs {
-		b := data[phoff+uint64(i*phentsize):]
+		b := table[i*phentsize:]
 		if class == elf.ELFCLASS64 {
 			phdrs[i] = progHeader{
 				typ:    elf.ProgType(le32(b, 0)),

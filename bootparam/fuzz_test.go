@@ -21,14 +21,20 @@ const fuzzRAM = 24 * mib
 
 func fuzzPrepare(t *testing.T, k *Kernel) {
 	cfg := testConfig(fuzzRAM)
-	cfg.Initrd = make([]byte, 64*kib)
+	cfg.Initrd = zeros(64 * kib)
 	p, err := Prepare(k, cfg)
 	if err != nil {
 		return
 	}
 	for _, s := range p.Segments {
-		if len(s.Data) > 0 && !inRAM(cfg.RAM, s.Addr, s.Addr+uint64(len(s.Data))) {
-			t.Fatalf("segment %s [%#x, +%#x) outside RAM", s.Name, s.Addr, len(s.Data))
+		if s.Size > 0 && !inRAM(cfg.RAM, s.Addr, s.Addr+s.Size) {
+			t.Fatalf("segment %s [%#x, +%#x) outside RAM", s.Name, s.Addr, s.Size)
+		}
+		if s.ContentSize() > s.Size {
+			t.Fatalf("segment %s: %#x bytes of content in %#x", s.Name, s.ContentSize(), s.Size)
+		}
+		if s.File != nil {
+			content(t, s) // a file section must lie inside the image
 		}
 	}
 	if p.InitrdAddr < p.KernelEnd {

@@ -1,8 +1,11 @@
 package bootparam
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"io"
+	"testing"
 )
 
 // Synthetic kernel images for tests and fuzz seeds. They contain headers
@@ -205,4 +208,39 @@ func testConfig(ramSize uint64) Config {
 		PVHMemmapAddr: 0x6040,
 		KernelAddr:    0x100000,
 	}
+}
+
+// section is b as a file section, the form Config.Initrd takes.
+func section(b []byte) *io.SectionReader {
+	return io.NewSectionReader(bytes.NewReader(b), 0, int64(len(b)))
+}
+
+// zeros is an n-byte section of zeros that allocates nothing: a big initrd
+// for placement tests.
+func zeros(n int64) *io.SectionReader { return io.NewSectionReader(zeroReaderAt{}, 0, n) }
+
+type zeroReaderAt struct{}
+
+func (zeroReaderAt) ReadAt(p []byte, _ int64) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// readAll reads a whole section.
+func readAll(t *testing.T, s *io.SectionReader) []byte {
+	t.Helper()
+	b := make([]byte, s.Size())
+	if _, err := s.ReadAt(b, 0); err != nil && !(err == io.EOF && len(b) == int(s.Size())) {
+		t.Fatalf("reading a section: %v", err)
+	}
+	return b
+}
+
+// content is what the machine copies for s: Data, or its file section.
+func content(t *testing.T, s Segment) []byte {
+	t.Helper()
+	if s.File != nil {
+		return readAll(t, s.File)
+	}
+	return s.Data
 }

@@ -7,10 +7,6 @@ import (
 	"os"
 )
 
-// MaxKernelFile bounds the size of a kernel file LoadKernel will read. A
-// Debian bzImage is about 8 MiB and a vmlinux with debug info a few hundred.
-const MaxKernelFile = 1 << 30
-
 // Format says how a kernel image is started.
 type Format int
 
@@ -29,80 +25,105 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
-// Kernel is a parsed kernel image. Its byte slices alias the file's data.
+// Kernel is a parsed kernel image. The parser reads only the headers; the
+// big parts (Payload, LoadSegment.File) are sections of the image, read
+// when the machine copies them into guest memory. So a kernel costs no heap
+// beyond its headers, and is copied once, from the file to guest RAM.
 type Kernel struct {
 	Format Format
 
 	// bzImage only.
-	Header  *SetupHeader // the parsed setup header
-	hdrRaw  []byte       // the setup header bytes, file offsets 0x1f1 up to its end
-	Payload []byte       // the protected-mode kernel: the file after the setup sectors
+	Header  *SetupHeader      // the parsed setup header
+	hdrRaw  []byte            // the setup header bytes, file offsets 0x1f1 up to its end
+	Payload *io.SectionReader // the protected-mode kernel: the file after the setup sectors
 
 	// ELF only.
 	LoadSegments []LoadSegment // PT_LOAD segments with a non-zero memory size
 	PVHEntry     uint32        // XEN_ELFNOTE_PHYS32_ENTRY: 32-bit entry point
+
+	file *os.File // set by OpenKernel
 }
 
-// LoadSegment is one ELF PT_LOAD segment: FileData is copied to Addr and the
+// LoadSegment is one ELF PT_LOAD segment: File is copied to Addr and the
 // rest, up to MemSize, is zero.
 type LoadSegment struct {
-	Addr     uint64 // p_paddr
-	FileData []byte // p_filesz bytes of the file
-	MemSize  uint64 // p_memsz >= len(FileData)
+	Addr    uint64
+	File    *io.SectionReader // p_filesz bytes of the file
+	MemSize uint64            // p_memsz >= File.Size()
 }
 
-// LoadKernel reads the file at path and parses it as an ELF image (if it
-// starts with the ELF magic) or a bzImage. Errors name the file.
-func LoadKernel(path string) (*Kernel, error) {
-	data, err := readBounded(path, MaxKernelFile)
+// OpenKernel opens the file at path and parses it as an ELF image (if it
+// starts with the ELF magic) or a bzImage. The file stays open for the
+// Kernel's sections: Close it once they are loaded. Errors name the file.
+func OpenKernel(path string) (*Kernel, error) {
+	f, err := os.Open(path)
 	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	k, err := readKernel(f)
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("kernel %q: %w", path, err)
 	}
-	k, err := ParseKernel(data)
-	if err != nil {
-		return nil, fmt.Errorf("kernel %q: %w", path, err)
-	}
+	k.file = f
 	return k, nil
+}
+
+func readKernel(f *os.File) (*Kernel, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", ErrNotKernel)
+	}
+	return ReadKernel(f, st.Size())
+}
+
+// Close closes the file OpenKernel opened; the sections are unusable after.
+func (k *Kernel) Close() error {
+	if k.file == nil {
+		return nil
+	}
+	err := k.file.Close()
+	k.file = nil
+	return err
 }
 
 // ParseKernel parses an in-memory image: ELF if it starts with the ELF magic,
 // bzImage otherwise.
 func ParseKernel(data []byte) (*Kernel, error) {
-	if bytes.HasPrefix(data, []byte(elfMagic)) {
-		return ParseELF(data)
-	}
-	return ParseBzImage(data)
+	return ReadKernel(bytes.NewReader(data), int64(len(data)))
 }
 
-// readBounded reads a whole file, refusing one larger than limit.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+// ReadKernel parses the size-byte image in r: ELF if it starts with the ELF
+// magic, bzImage otherwise. It reads the headers only.
+func ReadKernel(r io.ReaderAt, size int64) (*Kernel, error) {
+	magic, err := readHead(r, size, len(elfMagic))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	// Size the buffer from the file, so a 60 MiB vmlinux is read in one
-	// allocation instead of a doubling io.ReadAll.
-	var data []byte
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() <= limit {
-		data = make([]byte, st.Size())
-		if _, err := io.ReadFull(f, data); err != nil {
-			return nil, err
-		}
-		// The file may have grown since Stat: the limit still applies.
-		var one [1]byte
-		if n, _ := f.Read(one[:]); n > 0 {
-			rest, err := io.ReadAll(io.LimitReader(f, limit))
-			if err != nil {
-				return nil, err
-			}
-			data = append(append(data, one[0]), rest...)
-		}
-	} else if data, err = io.ReadAll(io.LimitReader(f, limit+1)); err != nil {
-		return nil, err
+	if string(magic) == elfMagic {
+		return readELF(r, size)
 	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: file larger than %s", ErrNotKernel, fmtSize(uint64(limit)))
+	return readBzImage(r, size)
+}
+
+// readHead returns the first min(n, size) bytes of r.
+func readHead(r io.ReaderAt, size int64, n int) ([]byte, error) {
+	return readSection(r, size, 0, uint64(min(int64(n), size)))
+}
+
+// readSection reads [off, off+n) of the size-byte image r into a new
+// buffer. The range must lie in the image, so a hostile header can make us
+// allocate at most the image's size.
+func readSection(r io.ReaderAt, size int64, off, n uint64) ([]byte, error) {
+	if size < 0 || off > uint64(size) || n > uint64(size)-off {
+		return nil, fmt.Errorf("%w: bytes [%#x, +%#x) beyond the %d-byte file", ErrTruncated, off, n, size)
 	}
-	return data, nil
+	b := make([]byte, n)
+	if got, err := r.ReadAt(b, int64(off)); got < len(b) {
+		return nil, fmt.Errorf("%w: reading bytes [%#x, +%#x): %w", ErrTruncated, off, n, err)
+	}
+	return b, nil
 }

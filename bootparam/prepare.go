@@ -3,6 +3,7 @@ package bootparam
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 )
@@ -11,7 +12,7 @@ import (
 // are guest-physical. The machine owns the layout; there are no defaults.
 type Config struct {
 	Cmdline string
-	Initrd  []byte // nil or empty: no initrd
+	Initrd  *io.SectionReader // nil or empty: no initrd
 
 	// RAM is the guest's memory map, reserved ranges included, at most
 	// E820Max entries. It is passed to the kernel as is (e820 table or PVH
@@ -51,12 +52,30 @@ func (m EntryMode) String() string {
 	return fmt.Sprintf("EntryMode(%d)", int(m))
 }
 
-// Segment is a run of bytes to copy into guest RAM at Addr. Data may alias
-// the kernel file or the initrd: treat it as read-only.
+// Segment is a run of guest RAM at Addr that the machine fills: from Data
+// (the boot structures Prepare built) or from File (a section of the kernel
+// or initrd file, read straight into guest memory). The Size-byte run may be
+// longer than its content: the rest is zero, and the machine leaves it
+// alone, as guest RAM starts zero-filled (an ELF segment's .bss).
 type Segment struct {
 	Name string // for errors and logs: "kernel", "initrd", "cmdline", ...
 	Addr uint64
-	Data []byte
+	Size uint64            // bytes the segment occupies, >= its content
+	Data []byte            // the content, built in memory; or
+	File *io.SectionReader // the content, a section of a file
+}
+
+// dataSegment is a segment whose content is b.
+func dataSegment(name string, addr uint64, b []byte) Segment {
+	return Segment{Name: name, Addr: addr, Size: uint64(len(b)), Data: b}
+}
+
+// ContentSize is the number of bytes the machine copies to Addr.
+func (s Segment) ContentSize() uint64 {
+	if s.File != nil {
+		return uint64(s.File.Size())
+	}
+	return uint64(len(s.Data))
 }
 
 // Plan is everything the machine needs to start the kernel.
@@ -115,7 +134,11 @@ func prepareBzImage(k *Kernel, cfg Config) (*Plan, error) {
 
 	// The kernel claims [KernelAddr, KernelEnd): the compressed payload where
 	// we put it, and init_size bytes from where it will decompress itself.
-	payloadEnd, ok1 := addNoOverflow(cfg.KernelAddr, uint64(len(k.Payload)))
+	if k.Payload == nil {
+		return nil, fmt.Errorf("%w: bzImage without a payload", ErrBadConfig)
+	}
+	payloadSize := uint64(k.Payload.Size())
+	payloadEnd, ok1 := addNoOverflow(cfg.KernelAddr, payloadSize)
 	runStart, ok2 := h.runtimeStart(cfg.KernelAddr)
 	runEnd, ok3 := addNoOverflow(runStart, uint64(h.InitSize))
 	if !ok1 || !ok2 || !ok3 {
@@ -124,7 +147,7 @@ func prepareBzImage(k *Kernel, cfg Config) (*Plan, error) {
 	kernelEnd := max(payloadEnd, runEnd)
 	if !inRAM(cfg.RAM, cfg.KernelAddr, kernelEnd) {
 		return nil, fmt.Errorf("kernel [%#x, %#x) (%s: payload %s, init_size %s from %#x) %w (%s)",
-			cfg.KernelAddr, kernelEnd, fmtSize(kernelEnd-cfg.KernelAddr), fmtSize(uint64(len(k.Payload))),
+			cfg.KernelAddr, kernelEnd, fmtSize(kernelEnd-cfg.KernelAddr), fmtSize(payloadSize),
 			fmtSize(uint64(h.InitSize)), runStart, ErrDoesNotFit, fmtSize(totalRAM(cfg.RAM)))
 	}
 
@@ -139,7 +162,7 @@ func prepareBzImage(k *Kernel, cfg Config) (*Plan, error) {
 	zp, err := buildZeroPage(k, zeroPageParams{
 		cmdline:    cfg.CmdlineAddr,
 		initrdAddr: initrdAddr,
-		initrdSize: uint64(len(cfg.Initrd)),
+		initrdSize: initrdSize(cfg),
 		rsdp:       cfg.RSDPAddr,
 		e820:       cfg.RAM,
 	})
@@ -152,10 +175,10 @@ func prepareBzImage(k *Kernel, cfg Config) (*Plan, error) {
 		Entry:     cfg.KernelAddr + entry64Offset,
 		BootInfo:  cfg.ZeroPageAddr,
 		KernelEnd: kernelEnd,
-		Segments:  []Segment{{Name: "kernel", Addr: cfg.KernelAddr, Data: k.Payload}},
+		Segments:  []Segment{{Name: "kernel", Addr: cfg.KernelAddr, Size: payloadSize, File: k.Payload}},
 	}
 	p.addInitrd(cfg, initrdAddr)
-	p.Segments = append(p.Segments, cmdline, Segment{Name: "boot_params", Addr: cfg.ZeroPageAddr, Data: zp})
+	p.Segments = append(p.Segments, cmdline, dataSegment("boot_params", cfg.ZeroPageAddr, zp))
 	return p, nil
 }
 
@@ -173,11 +196,7 @@ func prepareELF(k *Kernel, cfg Config) (*Plan, error) {
 			return nil, fmt.Errorf("ELF segment %d [%#x, %#x) (%s) %w (%s)",
 				i, s.Addr, end, fmtSize(s.MemSize), ErrDoesNotFit, fmtSize(totalRAM(cfg.RAM)))
 		}
-		// Bounded by the RAM check above, so this allocation is at most
-		// the guest's memory size.
-		data := make([]byte, s.MemSize)
-		copy(data, s.FileData) // the tail past p_filesz stays zero
-		p.Segments = append(p.Segments, Segment{Name: fmt.Sprintf("ELF segment %d", i), Addr: s.Addr, Data: data})
+		p.Segments = append(p.Segments, Segment{Name: fmt.Sprintf("ELF segment %d", i), Addr: s.Addr, Size: s.MemSize, File: s.File})
 		p.KernelEnd = max(p.KernelEnd, end)
 	}
 
@@ -191,7 +210,7 @@ func prepareELF(k *Kernel, cfg Config) (*Plan, error) {
 		cmdline:    cfg.CmdlineAddr,
 		rsdp:       cfg.RSDPAddr,
 		initrdAddr: initrdAddr,
-		initrdSize: uint64(len(cfg.Initrd)),
+		initrdSize: initrdSize(cfg),
 		memmap:     cfg.RAM,
 	})
 	if err != nil {
@@ -204,11 +223,19 @@ func prepareELF(k *Kernel, cfg Config) (*Plan, error) {
 }
 
 func (p *Plan) addInitrd(cfg Config, addr uint64) {
-	if len(cfg.Initrd) == 0 {
+	size := initrdSize(cfg)
+	if size == 0 {
 		return
 	}
-	p.InitrdAddr, p.InitrdSize = addr, uint64(len(cfg.Initrd))
-	p.Segments = append(p.Segments, Segment{Name: "initrd", Addr: addr, Data: cfg.Initrd})
+	p.InitrdAddr, p.InitrdSize = addr, size
+	p.Segments = append(p.Segments, Segment{Name: "initrd", Addr: addr, Size: size, File: cfg.Initrd})
+}
+
+func initrdSize(cfg Config) uint64 {
+	if cfg.Initrd == nil {
+		return 0
+	}
+	return uint64(cfg.Initrd.Size())
 }
 
 // cmdlineSegment checks the command line against the kernel's limit
@@ -227,14 +254,14 @@ func cmdlineSegment(cfg Config, kernelMax uint64) (Segment, error) {
 	}
 	data := make([]byte, n+1)
 	copy(data, cfg.Cmdline)
-	return Segment{Name: "cmdline", Addr: cfg.CmdlineAddr, Data: data}, nil
+	return dataSegment("cmdline", cfg.CmdlineAddr, data), nil
 }
 
 // placeInitrd returns the highest page-aligned address at which the initrd
 // lies inside one E820RAM range, starts at or above low (rounded up to a
 // page) and ends at or below limit. It returns 0 when there is no initrd.
 func placeInitrd(cfg Config, low, limit uint64) (uint64, error) {
-	size := uint64(len(cfg.Initrd))
+	size := initrdSize(cfg)
 	if size == 0 {
 		return 0, nil
 	}
@@ -284,25 +311,29 @@ func checkRAM(ram []E820Entry) error {
 	return nil
 }
 
-// checkSegments makes sure every segment lies in RAM and none overlap.
+// checkSegments makes sure every segment holds its content, lies in RAM and
+// overlaps no other.
 func checkSegments(segs []Segment, ram []E820Entry) error {
 	sorted := make([]Segment, 0, len(segs))
 	for _, s := range segs {
-		if len(s.Data) == 0 {
+		if s.ContentSize() > s.Size {
+			return fmt.Errorf("%w: %s: %#x bytes of content in a %#x-byte segment", ErrBadConfig, s.Name, s.ContentSize(), s.Size)
+		}
+		if s.Size == 0 {
 			continue
 		}
-		end, ok := addNoOverflow(s.Addr, uint64(len(s.Data)))
+		end, ok := addNoOverflow(s.Addr, s.Size)
 		if !ok || !inRAM(ram, s.Addr, end) {
-			return fmt.Errorf("%s [%#x, +%#x) %w: it is not inside one RAM range", s.Name, s.Addr, len(s.Data), ErrDoesNotFit)
+			return fmt.Errorf("%s [%#x, +%#x) %w: it is not inside one RAM range", s.Name, s.Addr, s.Size, ErrDoesNotFit)
 		}
 		sorted = append(sorted, s)
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Addr < sorted[j].Addr })
 	for i := 1; i < len(sorted); i++ {
 		a, b := sorted[i-1], sorted[i]
-		if a.Addr+uint64(len(a.Data)) > b.Addr {
+		if a.Addr+a.Size > b.Addr {
 			return fmt.Errorf("%w: %s [%#x, +%#x) and %s [%#x, +%#x)", ErrOverlap,
-				a.Name, a.Addr, len(a.Data), b.Name, b.Addr, len(b.Data))
+				a.Name, a.Addr, a.Size, b.Name, b.Addr, b.Size)
 		}
 	}
 	return nil

@@ -89,6 +89,6 @@ func buildStartInfo(p pvhParams) (info, tables Segment, modlistAddr uint64, err 
 	put64(si, siRsdpPaddr, p.rsdp)
 	put64(si, siMemmapPaddr, p.memmapAddr)
 	put32(si, siMemmapEntries, uint32(len(p.memmap)))
-	return Segment{Name: "hvm_start_info", Addr: p.infoAddr, Data: si},
-		Segment{Name: "PVH memmap+modlist", Addr: p.memmapAddr, Data: t}, modlistAddr, nil
+	return dataSegment("hvm_start_info", p.infoAddr, si),
+		dataSegment("PVH memmap+modlist", p.memmapAddr, t), modlistAddr, nil
 }

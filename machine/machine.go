@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,15 +153,21 @@ func newMachine(cfg Config) (*Machine, error) {
 	if cfg.Warn == nil {
 		cfg.Warn = io.Discard
 	}
-	k, err := bootparam.LoadKernel(cfg.Kernel)
+	// The kernel and initrd files stay open until setup has read them
+	// into guest memory.
+	k, err := bootparam.OpenKernel(cfg.Kernel)
 	if err != nil {
 		return nil, err
 	}
-	var initrd []byte
+	defer k.Close()
+	var initrd *io.SectionReader
 	if cfg.Initrd != "" {
-		if initrd, err = readInitrd(cfg.Initrd, cfg.Memory); err != nil {
+		f, size, err := openInitrd(cfg.Initrd, cfg.Memory)
+		if err != nil {
 			return nil, err
 		}
+		defer f.Close()
+		initrd = io.NewSectionReader(f, 0, size)
 	}
 	m := &Machine{cfg: cfg, pid: os.Getpid(), start: start, done: make(chan struct{})}
 	if err := m.setup(k, initrd); err != nil {
@@ -173,9 +178,37 @@ func newMachine(cfg Config) (*Machine, error) {
 	return m, nil
 }
 
-// setup does the KVM side of New; on error the caller closes m.
-func (m *Machine) setup(k *bootparam.Kernel, initrd []byte) (err error) {
-	cfg := m.cfg
+// setup creates the VM and loads the kernel into it; on error the caller
+// closes m.
+func (m *Machine) setup(k *bootparam.Kernel, initrd *io.SectionReader) (err error) {
+	if m.mem, err = NewMemory(m.cfg.Memory); err != nil {
+		return err
+	}
+	// Creating the VM is mostly waiting: KVM waits for an SRCU grace period
+	// (milliseconds) on each change of the VM's IRQ routing or memory slots.
+	// Lay the boot out and read the kernel and initrd into guest memory
+	// meanwhile.
+	created := make(chan error, 1)
+	go func() { created <- m.createVM() }()
+	err = m.loadBoot(k, initrd)
+	if vmErr := <-created; vmErr != nil {
+		return vmErr
+	}
+	if err != nil {
+		return err
+	}
+	if err = m.addDevices(); err != nil {
+		return err
+	}
+	if err = m.addVirtio(); err != nil {
+		return err
+	}
+	return m.createVCPUs()
+}
+
+// createVM opens /dev/kvm and creates the VM, its in-kernel interrupt
+// controllers and timer, and its memory slots over m.mem.
+func (m *Machine) createVM() (err error) {
 	if m.sys, err = kvm.Open(); err != nil {
 		return err
 	}
@@ -197,18 +230,19 @@ func (m *Machine) setup(k *bootparam.Kernel, initrd []byte) (err error) {
 	if err = m.vm.CreatePIT2(); err != nil {
 		return err
 	}
-	if m.mem, err = NewMemory(cfg.Memory); err != nil {
-		return err
-	}
 	for i, r := range m.mem.Regions {
 		if err = m.vm.SetUserMemoryRegion(uint32(i), r.GPA, r.Host); err != nil {
 			return err
 		}
 	}
-	if err = m.addDevices(); err != nil {
-		return err
-	}
-	virtioDescs, virtioCmdline, err := m.addVirtio()
+	return nil
+}
+
+// loadBoot writes the ACPI tables, plans the boot and loads the plan into
+// guest memory. It needs guest memory but no KVM.
+func (m *Machine) loadBoot(k *bootparam.Kernel, initrd *io.SectionReader) error {
+	cfg := m.cfg
+	virtioDescs, virtioCmdline, err := virtioLayout(cfg.Virtio)
 	if err != nil {
 		return err
 	}
@@ -224,31 +258,54 @@ func (m *Machine) setup(k *bootparam.Kernel, initrd []byte) (err error) {
 	if err != nil {
 		return fmt.Errorf("kernel %q: %w", cfg.Kernel, err)
 	}
-	for _, s := range m.plan.Segments {
-		if _, err = m.mem.WriteAt(s.Data, int64(s.Addr)); err != nil {
-			return fmt.Errorf("loading %s: %w", s.Name, err)
-		}
-	}
-	return m.createVCPUs()
+	return loadSegments(m.mem, m.plan.Segments)
 }
 
-func readInitrd(path string, mem uint64) ([]byte, error) {
-	st, err := os.Stat(path)
+// loadSegments copies the plan into guest memory. File sections (the kernel,
+// the initrd) are read straight into the guest's pages: no copy on the heap,
+// and each page is touched once. The bytes past a segment's content stay as
+// the fresh mapping gave them, zero.
+func loadSegments(mem *Memory, segs []bootparam.Segment) error {
+	for _, s := range segs {
+		dst, err := mem.Slice(s.Addr, s.ContentSize())
+		if err != nil {
+			return fmt.Errorf("loading %s: %w", s.Name, err)
+		}
+		if s.File == nil {
+			copy(dst, s.Data)
+			continue
+		}
+		// ReadAt fills dst or says why not; io.EOF here means the file
+		// shrank since it was parsed.
+		if n, err := s.File.ReadAt(dst, 0); n < len(dst) {
+			return fmt.Errorf("loading %s: read %d of %d bytes: %w", s.Name, n, len(dst), err)
+		}
+	}
+	return nil
+}
+
+// openInitrd opens the initrd and returns it with its size, refusing a file
+// that cannot fit in mem bytes of guest memory.
+func openInitrd(path string, mem uint64) (*os.File, int64, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("initrd: %w", err)
+		return nil, 0, fmt.Errorf("initrd: %w", err)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("initrd %q: not a regular file", path)
-	}
-	if uint64(st.Size()) >= mem {
-		return nil, fmt.Errorf("initrd %q (%d MiB) does not fit in guest memory (%d MiB): raise --mem",
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("initrd: %w", err)
+	case !st.Mode().IsRegular():
+		err = fmt.Errorf("initrd %q: not a regular file", path)
+	case uint64(st.Size()) >= mem:
+		err = fmt.Errorf("initrd %q (%d MiB) does not fit in guest memory (%d MiB): raise --mem",
 			path, st.Size()>>20, mem>>20)
 	}
-	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("initrd: %w", err)
+		f.Close()
+		return nil, 0, err
 	}
-	return b, nil
+	return f, st.Size(), nil
 }
 
 // e820Map is the guest's memory map: conventional memory, the reserved
@@ -435,7 +492,8 @@ func (m *Machine) Serial() *legacy.Serial8250 { return m.uart }
 // Memory returns the guest RAM.
 func (m *Machine) Memory() *Memory { return m.mem }
 
-// Plan returns how the kernel was loaded.
+// Plan returns how the kernel was loaded. Its file sections are closed:
+// the bytes are in guest memory.
 func (m *Machine) Plan() *bootparam.Plan { return m.plan }
 
 // Done is closed when the machine has stopped.
@@ -472,10 +530,6 @@ func (m *Machine) Run() Result {
 			m.runVCPU(v)
 		}()
 	}
-	// The kernel and initrd files now live in guest memory: give the heap
-	// copies back to the OS rather than carry them as VMM overhead. This
-	// runs beside the vCPUs, off the start-up path.
-	go debug.FreeOSMemory()
 	wg.Wait()
 	close(m.done)
 	return m.result

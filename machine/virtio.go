@@ -49,49 +49,59 @@ type virtioAttached struct {
 	irq       irqfd
 }
 
-// addVirtio puts each virtio device on the MMIO bus with its irqfd and one
-// ioeventfd per queue, and returns the ACPI descriptions and the kernel
-// command-line fragment (for kernels that take virtio_mmio.device=).
-func (m *Machine) addVirtio() ([]acpi.MMIODevice, string, error) {
+// virtioLayout is where the virtio devices go: their ACPI descriptions and
+// the kernel command-line fragment (for kernels that take
+// virtio_mmio.device=). It needs no KVM, so the boot plan can be made while
+// the VM is being created.
+func virtioLayout(devs []VirtioDevice) ([]acpi.MMIODevice, string, error) {
 	var (
 		descs []acpi.MMIODevice
 		cmd   strings.Builder
 	)
-	for i, vd := range m.cfg.Virtio {
+	for i := range devs {
 		base, gsi := virtioSlot(i)
 		if gsi > maxVirtioGSI {
-			return nil, "", fmt.Errorf("too many virtio devices: %d, at most %d", len(m.cfg.Virtio), maxVirtioGSI-VirtioIRQBase+1)
+			return nil, "", fmt.Errorf("too many virtio devices: %d, at most %d", len(devs), maxVirtioGSI-VirtioIRQBase+1)
 		}
+		descs = append(descs, acpi.MMIODevice{Base: base, Size: VirtioMMIOSize, GSI: gsi})
+		fmt.Fprintf(&cmd, " virtio_mmio.device=4K@%#x:%d", base, gsi)
+	}
+	return descs, cmd.String(), nil
+}
+
+// addVirtio puts each virtio device at its virtioLayout slot on the MMIO
+// bus, with its irqfd and one ioeventfd per queue.
+func (m *Machine) addVirtio() error {
+	for i, vd := range m.cfg.Virtio {
+		base, gsi := virtioSlot(i)
 		efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: eventfd: %w", vd.Name, err)
+			return fmt.Errorf("%s: eventfd: %w", vd.Name, err)
 		}
 		irq := irqfd{fd: efd}
 		a := &virtioAttached{name: vd.Name, irq: irq}
 		m.virtio = append(m.virtio, a)
 		if err := m.vm.IRQFD(efd, gsi); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", vd.Name, err)
+			return fmt.Errorf("%s: %w", vd.Name, err)
 		}
 		if a.transport, err = virtio.NewMMIO(vd.Dev, m.mem, irq); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", vd.Name, err)
+			return fmt.Errorf("%s: %w", vd.Name, err)
 		}
 		name := vd.Name
 		a.transport.OnError = func(err error) {
 			fmt.Fprintf(m.cfg.Warn, "\r\ngovm: %s: the guest broke the device, which needs a reset: %v\r\n", name, err)
 		}
 		if err := m.mmio.Insert(a.transport, vd.Name, base, VirtioMMIOSize); err != nil {
-			return nil, "", err
+			return err
 		}
 		for q := range vd.Dev.QueueSizes() {
 			match := uint64(q)
 			if err := m.vm.IOEventFD(a.transport.NotifyEventFD(q), base+virtio.RegQueueNotify, 4, false, &match); err != nil {
-				return nil, "", fmt.Errorf("%s queue %d: %w", vd.Name, q, err)
+				return fmt.Errorf("%s queue %d: %w", vd.Name, q, err)
 			}
 		}
-		descs = append(descs, acpi.MMIODevice{Base: base, Size: VirtioMMIOSize, GSI: gsi})
-		fmt.Fprintf(&cmd, " virtio_mmio.device=4K@%#x:%d", base, gsi)
 	}
-	return descs, cmd.String(), nil
+	return nil
 }
 
 // closeVirtio stops the transports (and their workers), then closes the
