@@ -66,7 +66,7 @@ Exit status:
   0  the guest powered off (or rebooted), or --expect matched
   1  govm could not start or run the VM (bad kernel, no /dev/kvm, ...)
   2  bad command line
-  3  --timeout expired
+  3  --timeout expired (govm then says what each vCPU and virtio queue was doing)
   4  the guest crashed (triple fault, KVM internal error); registers are printed
   5  the guest stopped before --expect matched
   N  the test guest's own status, written to the debug-exit port 0xf4`,
