@@ -133,7 +133,7 @@ func TestWriteState(t *testing.T) {
 	out := b.String()
 	t.Log(out)
 	for _, want := range []string{
-		"vcpu 0: running, rip 0x", "ring 3", "local APIC: pending vectors none",
+		"vcpu 0: running, rip 0x", "ring 3", "code at rip: ", "(guest-physical 0x", "local APIC: pending vectors none",
 		"IOAPIC", "virtio-rng (virtio-mmio at 0xd0000000, GSI 5):", "status 0x0 (reset)",
 	} {
 		if !strings.Contains(out, want) {

@@ -105,12 +105,13 @@ count() { { cat build/tests/unit.log; linuxlogs; } | grep -cE "^\s*--- $1" || tr
 passed=$(count PASS) failed=$(count FAIL) skipped=$(count SKIP)
 # Guest boots the tests ran again because the nested stack killed them
 # (govmRun in cmd/govm/linux_test.go): reported, never hidden.
-flakes=$(cat build/tests/linux.log build/tests/linux-retry.log 2>/dev/null | grep -c 'NESTED-FLAKE:' || true)
+flakelines() { cat build/tests/linux.log; [[ ! -e build/tests/linux-retry.log ]] || cat build/tests/linux-retry.log; }
+flakes=$(flakelines | grep -c 'NESTED-FLAKE:' || true)
 echo
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if ((flakes > 0)); then
 	echo "nested-stack reruns: $flakes guest boot(s) died of the nested harness and ran again:" >&2
-	cat build/tests/linux.log build/tests/linux-retry.log 2>/dev/null | grep -E 'NESTED-FLAKE:' | sed 's/^ */  /' >&2
+	flakelines | grep -E 'NESTED-FLAKE:' | sed 's/^ */  /' >&2 || true
 fi
 if [[ $skipped != 0 ]]; then
 	echo "skipped tests count as failures here:" >&2

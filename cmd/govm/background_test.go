@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -35,14 +38,7 @@ func startBackground(t *testing.T, govm string, env []string, args ...string) *b
 		b.err = b.cmd.Wait()
 		close(b.exited)
 	}()
-	t.Cleanup(func() {
-		select {
-		case <-b.exited:
-		default:
-			_ = b.cmd.Process.Kill()
-			<-b.exited
-		}
-	})
+	t.Cleanup(b.kill)
 	return b
 }
 
@@ -59,6 +55,69 @@ func (b *background) waitFor(t *testing.T, s string, within time.Duration) {
 			t.Fatalf("the console did not show %q within %v\n%s", s, within, b.logs())
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// startBooted starts govm like startBackground and waits until its console
+// shows marker. Inside the nested harness a boot that dies the way that
+// stack's own failures look (nestedFlake: a triple fault, govm's
+// --timeout) or shows no marker within `within` (a stuck guest) is
+// killed and started again, like govmRun does, at most nestedRetries
+// times, each logged as NESTED-FLAKE.
+func startBooted(t *testing.T, govm string, env []string, marker string, within time.Duration, args ...string) *background {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		b := startBackground(t, govm, env, args...)
+		why := b.boot(marker, within)
+		if why == nil {
+			return b
+		}
+		var flake flakeError
+		if !errors.As(why, &flake) || attempt > nestedRetries || os.Getenv("GOVM_NESTED") != "1" {
+			t.Fatalf("%v\n%s", why, b.logs())
+		}
+		b.kill()
+		t.Logf("NESTED-FLAKE: %v (attempt %d of %d); running it again. Its stderr:\n%s\nthe last of its console:\n%s",
+			why, attempt, nestedRetries+1, b.errOut.String(), lastLines(b.out.String(), 15))
+	}
+}
+
+// flakeError is a boot failure that looks like the nested stack's.
+type flakeError struct{ why string }
+
+func (e flakeError) Error() string { return e.why }
+
+// boot waits until the console shows marker and says why not if it does
+// not.
+func (b *background) boot(marker string, within time.Duration) error {
+	deadline := time.After(within)
+	for !strings.Contains(b.out.String(), marker) {
+		select {
+		case <-b.exited:
+			code := -1
+			var ee *exec.ExitError
+			if errors.As(b.err, &ee) {
+				code = ee.ExitCode()
+			}
+			if why := nestedFlake(code, b.errOut.String()); why != "" {
+				return flakeError{why}
+			}
+			return fmt.Errorf("govm exited (%v) before the console showed %q", b.err, marker)
+		case <-deadline:
+			return flakeError{fmt.Sprintf("the console did not show %q within %v", marker, within)}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// kill stops govm and waits for it.
+func (b *background) kill() {
+	select {
+	case <-b.exited:
+	default:
+		_ = b.cmd.Process.Kill()
+		<-b.exited
 	}
 }
 

@@ -380,12 +380,11 @@ func TestLinuxGPUWindowAndInput(t *testing.T) {
 	shot := filepath.Join(dir, "headless.png")
 
 	start := time.Now()
-	b := startBackground(t, g.govm, []string{"DISPLAY=" + display, "SDL_VIDEODRIVER=x11"},
+	b := startBooted(t, g.govm, []string{"DISPLAY=" + display, "SDL_VIDEODRIVER=x11"}, fbDoneMarker, 4*time.Minute,
 		"run", "--kernel", g.kernel, "--initrd", g.initrd,
 		"--mem", gpuGuestMem, "--timeout", gpuTimeout, "--disk", disk+",ro",
 		"--gpu", "2d", "--display", "sdl", "--resolution", fmt.Sprintf("%dx%d", gpuW, gpuH),
 		"--expect", inputDoneMarker+` rc=\d+`, "--screenshot", shot, "--append", cmdline(false, "govm.test=gpuinput"))
-	b.waitFor(t, fbDoneMarker, 4*time.Minute)
 	t.Logf("%s after %v", fbDoneMarker, time.Since(start).Round(time.Millisecond))
 	checkFBMode(t, b.out.String())
 	win := windowRect(t, display)

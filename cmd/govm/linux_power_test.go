@@ -28,11 +28,9 @@ const (
 func TestLinuxPowerButton(t *testing.T) {
 	g := needLinuxGuest(t)
 	// No govm.test: the guest sits at its shell until the button is pressed.
-	b := startBackground(t, g.govm, nil, "run", "--kernel", g.kernel, "--initrd", g.initrd,
-		"--mem", "256M", "--timeout", "300s", "--append", cmdline(false))
-
 	// The init prints its uptime right after the marker: acpid is running.
-	b.waitFor(t, "govm: uptime", readyWithin)
+	b := startBooted(t, g.govm, nil, "govm: uptime", readyWithin, "run", "--kernel", g.kernel, "--initrd", g.initrd,
+		"--mem", "256M", "--timeout", "300s", "--append", cmdline(false))
 
 	pressed := time.Now()
 	deadline := time.After(powerOffWithin)

@@ -92,10 +92,15 @@ func govmRun(t *testing.T, govm string, args ...string) (int, string, string) {
 }
 
 // nestedRetries is how many times govmRun reruns a guest that died of the
-// nested stack: L2 guests under KVM in a TCG VM occasionally triple-fault
-// or stop making progress early in boot (in one of a few hundred boots,
-// more often the more exits they make), with nothing from govm in the
-// picture. A real govm bug fails every attempt.
+// nested stack. Under KVM in QEMU 7.2's TCG with nested SVM, an L2 guest
+// now and then resumes at the wrong place: govm's timeout report showed
+// the L2 vCPU running at L1's kvm_amd __svm_vcpu_run+0x9c, the
+// instruction after VMRUN (the same address in different L2 boots of one
+// L1, matching L1's /proc/kallsyms), with interrupts enabled where the
+// guest had them off: the L1 host's RIP saved as the guest's. The guest
+// then spins or triple-faults. Seen in about one boot in 10-20, most
+// often in boots that make many exits (a verbose serial console). A real
+// govm bug fails every attempt.
 const nestedRetries = 2
 
 // nestedFlake says why a run that ended with code and stderr looks like a

@@ -28,12 +28,11 @@ func testVirglWindow(t *testing.T, mode string) {
 	display := startXvfb(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "ctl.sock")
-	b := startBackground(t, govm, []string{"DISPLAY=" + display, "SDL_VIDEODRIVER=x11"},
+	b := startBooted(t, govm, []string{"DISPLAY=" + display, "SDL_VIDEODRIVER=x11"}, cubeDoneMarker, cubeWait,
 		"run", "--kernel", kernel, "--initrd", initrd,
 		"--mem", virglGuestMem, "--timeout", virglTimeout, "--stats", "--control", sock,
 		"--gpu", mode, "--display", "sdl", "--resolution", fmt.Sprintf("%dx%d", gpuW, gpuH),
 		"--append", cmdline(false, "govm.test=cube", fmt.Sprintf("govm.cubeframes=%d", cubeFrames)))
-	b.waitFor(t, cubeDoneMarker, cubeWait)
 	checkVirglConsole(t, b.out.String())
 
 	win := windowRect(t, display)
