@@ -60,10 +60,10 @@ func (m *Machine) writeVCPUState(w io.Writer, v *vcpu) {
 		}
 	}
 	fmt.Fprintf(w, "  vcpu %d: %s", id, st)
-	if r, err := v.cpu.Regs(); err == nil {
+	r, errR := v.cpu.Regs()
+	if errR == nil {
 		fmt.Fprintf(w, ", rip %#x, interrupts %s", r.RIP, onOff(r.RFLAGS&rflagsIF != 0, "enabled", "disabled"))
 	}
-	r, errR := v.cpu.Regs()
 	s, errS := v.cpu.Sregs()
 	if errS == nil {
 		fmt.Fprintf(w, ", ring %d", s.CS.Selector&3)
