@@ -273,6 +273,12 @@ const forceStopAfter = 15 * time.Second
 // boot runs one machine to its end.
 func (s *session) boot(cfg machine.Config) (bootResult, machine.Stats, machine.Timing, error) {
 	f := s.f
+	// Catch the stop signals before anything is opened (a disk is locked
+	// from here on): one that comes before the guest runs stops it at once,
+	// and the clean-up below still runs.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	devs, vc, err := openDevices(f, cfg.Console)
 	if err != nil {
 		return bootResult{}, machine.Stats{}, machine.Timing{}, err
@@ -310,9 +316,6 @@ func (s *session) boot(cfg machine.Config) (bootResult, machine.Stats, machine.T
 		in = vc
 	}
 	go forwardInput(m, in, s.interactive)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	// SIGPWR (Linux's "power failure" signal) presses the guest's ACPI
 	// power button: the guest shuts down on its own terms.
 	power := make(chan os.Signal, 1)
