@@ -76,7 +76,8 @@ var ErrBadQueueSizes = errors.New("virtio: device queue sizes must be powers of 
 
 // MMIO is the virtio-mmio transport for one device. Read and Write are
 // called by vCPU threads through the bus (any number, concurrently); queue
-// notifications reach the device on one worker goroutine.
+// notifications reach the device on one reader goroutine per queue, which
+// calls it under devMu, so one call at a time.
 type MMIO struct {
 	// OnError, if set before the guest starts, hears the first reason the
 	// device needed a reset (a broken ring, a bad chain): the guest's
@@ -111,14 +112,13 @@ type MMIO struct {
 	active  bool
 	pending []bool // kicks that came before DRIVER_OK
 
-	notify    []*os.File // one eventfd per queue
-	kicks     chan int
-	done      chan struct{}
+	notify    []*os.File  // one blocking eventfd per queue
+	stopping  atomic.Bool // set by Close before it wakes the readers
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
 
-// NewMMIO builds the transport for dev and starts its notification worker.
+// NewMMIO builds the transport for dev and starts its notification readers.
 // irq is the device's interrupt line (edge-triggered irqfd in govm).
 func NewMMIO(dev Device, mem GuestMemory, irq Interrupt) (*MMIO, error) {
 	sizes := dev.QueueSizes()
@@ -128,8 +128,6 @@ func NewMMIO(dev Device, mem GuestMemory, irq Interrupt) (*MMIO, error) {
 		irq:     irq,
 		offered: dev.Features()&^reservedFeatureMask | transportFeatures,
 		pending: make([]bool, len(sizes)),
-		kicks:   make(chan int, len(sizes)),
-		done:    make(chan struct{}),
 	}
 	for _, s := range sizes {
 		if s == 0 || s > MaxQueueSize || s&(s-1) != 0 {
@@ -138,21 +136,22 @@ func NewMMIO(dev Device, mem GuestMemory, irq Interrupt) (*MMIO, error) {
 		m.queues = append(m.queues, &Queue{MaxSize: s})
 	}
 	for i := range sizes {
-		fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 		if err != nil {
 			m.closeFiles()
 			return nil, fmt.Errorf("virtio: eventfd for queue %d: %w", i, err)
 		}
-		// A nonblocking fd gives a pollable *os.File: reads park the
-		// goroutine in the netpoller instead of a thread.
+		// A blocking fd: its reader waits in read(2) on a thread of its
+		// own, which the kick wakes directly. Through the netpoller the
+		// wake-up went to whichever thread polls, which then woke others
+		// to run the reader: more latency per request, and these
+		// requests are often polled one at a time by the driver.
 		m.notify = append(m.notify, os.NewFile(uintptr(fd), fmt.Sprintf("virtio-queue-%d", i)))
 	}
 	for i, f := range m.notify {
 		m.wg.Add(1)
 		go m.readKicks(i, f)
 	}
-	m.wg.Add(1)
-	go m.dispatch()
 	return m, nil
 }
 
@@ -174,46 +173,35 @@ func (m *MMIO) Close() error {
 		m.reset()
 		m.closed = true
 		m.mu.Unlock()
-		close(m.done)
-		m.closeFiles()
+		// A blocked read(2) is not ended by closing its fd: wake each
+		// reader with a kick it will see as the last.
+		m.stopping.Store(true)
+		for i := range m.notify {
+			m.kick(uint32(i))
+		}
 		m.wg.Wait()
+		m.closeFiles()
 	})
 	return nil
 }
 
 func (m *MMIO) closeFiles() {
 	for _, f := range m.notify {
-		f.Close() // closing unblocks the reader; its error says nothing new
+		f.Close() // the error of closing an eventfd says nothing new
 	}
 }
 
-// readKicks turns reads of queue i's eventfd into kicks for dispatch.
+// readKicks hands each read of queue i's eventfd to the device, on this
+// goroutine: one hop from the guest's kick to the device, no channel.
+// devMu serialises it with the other queues' readers.
 func (m *MMIO) readKicks(i int, f *os.File) {
 	defer m.wg.Done()
 	var buf [8]byte // an eventfd is read as one uint64 counter
 	for {
-		if _, err := f.Read(buf[:]); err != nil {
-			return // closed by Close (or broken: nothing more will come)
+		if _, err := f.Read(buf[:]); err != nil || m.stopping.Load() {
+			return // stopped by Close (or broken: nothing more will come)
 		}
-		select {
-		case m.kicks <- i:
-		case <-m.done:
-			return
-		}
-	}
-}
-
-// dispatch is the worker goroutine: it hands kicks to the device, one at a
-// time.
-func (m *MMIO) dispatch() {
-	defer m.wg.Done()
-	for {
-		select {
-		case i := <-m.kicks:
-			m.deliver(i)
-		case <-m.done:
-			return
-		}
+		m.deliver(i)
 	}
 }
 
@@ -240,8 +228,9 @@ func (m *MMIO) kick(i uint32) {
 	}
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
-	// Errors: closed (shutting down) or EAGAIN (counter saturated, so a
-	// kick is pending anyway). Neither needs handling.
+	// The only error is "closed" (shutting down): nothing to do. The fd
+	// blocks, but a write waits only when the counter would pass 2^64-2,
+	// and each kick adds 1 while the reader drains it.
 	m.notify[i].Write(one[:])
 }
 
@@ -462,7 +451,7 @@ func (m *MMIO) activate() error {
 	for i, p := range m.pending {
 		if p {
 			m.pending[i] = false
-			m.kick(uint32(i)) // delivered by the worker, as usual
+			m.kick(uint32(i)) // delivered by the queue's reader, as usual
 		}
 	}
 	return nil

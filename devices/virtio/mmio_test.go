@@ -3,6 +3,7 @@ package virtio_test
 import (
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -99,14 +100,14 @@ func queueBase(i int) uint64 { return uint64(i) * 0x10000 }
 // probe plays the Linux virtio_mmio driver's probe and virtio core
 // sequence (drivers/virtio/virtio_mmio.c, virtio.c) up to DRIVER_OK,
 // accepting features and setting up every queue. It returns the status.
-func probe(t *testing.T, b bus, features uint64) uint32 {
+func probe(t testing.TB, b bus, features uint64) uint32 {
 	t.Helper()
 	return probeHook(t, b, features, nil)
 }
 
 // probeHook is probe, calling beforeDriverOK (if not nil) just before
 // setting DRIVER_OK.
-func probeHook(t *testing.T, b bus, features uint64, beforeDriverOK func()) uint32 {
+func probeHook(t testing.TB, b bus, features uint64, beforeDriverOK func()) uint32 {
 	t.Helper()
 	return probeLayout(t, b, features, defaultLayout, beforeDriverOK)
 }
@@ -120,7 +121,7 @@ func defaultLayout(i int) (uint64, uint64, uint64, bool) {
 	return base, base + 0x1000, base + 0x2000, true
 }
 
-func probeLayout(t *testing.T, b bus, features uint64, rings layout, beforeDriverOK func()) uint32 {
+func probeLayout(t testing.TB, b bus, features uint64, rings layout, beforeDriverOK func()) uint32 {
 	t.Helper()
 	if got := b.r(virtio.RegMagicValue); got != virtio.MagicValue {
 		t.Fatalf("magic %#x", got)
@@ -214,7 +215,7 @@ func TestProbe(t *testing.T) {
 		t.Fatalf("queue changed after DRIVER_OK: %+v", q)
 	}
 
-	// A kick through the register reaches the device on the worker.
+	// A kick through the register reaches the device on the queue's reader.
 	b.w(virtio.RegQueueNotify, 1)
 	b.w(virtio.RegQueueNotify, 7) // no such queue: ignored
 	expectNotify(t, dev, 1)
@@ -464,6 +465,46 @@ func TestEventFD(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectNotify(t, dev, 1)
+}
+
+// TestCloseStopsReaders checks that Close ends the blocked eventfd readers
+// (one per queue), after kicks and twice, and that kicks after it are
+// ignored.
+func TestCloseStopsReaders(t *testing.T) {
+	before := runtime.NumGoroutine()
+	dev := newFakeDevice()
+	dev.sizes = []uint16{16, 16, 16, 16}
+	m, err := virtio.NewMMIO(dev, virtiotest.NewMemory(testMem), &virtiotest.Interrupt{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus{t, m}
+	probe(t, b, goodFeatures)
+	b.w(virtio.RegQueueNotify, 3)
+	expectNotify(t, dev, 3)
+	closed := make(chan struct{})
+	go func() {
+		m.Close()
+		m.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs")
+	}
+	b.w(virtio.RegQueueNotify, 0) // the eventfd is closed: ignored
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case i := <-dev.notified:
+		t.Fatalf("queue %d notified after Close", i)
+	default:
+	}
 }
 
 func TestNewMMIOBadSizes(t *testing.T) {

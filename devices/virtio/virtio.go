@@ -5,8 +5,9 @@
 // A device implements Device. The transport (MMIO) presents it to the guest
 // at one MMIO window, negotiates features, sets up its queues and calls
 // Activate when the driver sets DRIVER_OK. Queue notifications reach the
-// device through QueueNotify, called on the transport's worker goroutine
-// (fed by an ioeventfd, or by MMIO writes when there is none). Interrupts go
+// device through QueueNotify, called by the transport's reader of that
+// queue's eventfd (fed by an ioeventfd, or by MMIO writes when there is
+// none), one call at a time. Interrupts go
 // out through the Interrupt the machine gives the transport (an irqfd).
 package virtio
 
@@ -97,7 +98,8 @@ type Device interface {
 	// raises a config interrupt (FAILED is the driver's bit to set).
 	Activate(a Activation) error
 	// QueueNotify says the driver kicked queue i; it runs on the transport's
-	// worker goroutine, never concurrently with itself for one device.
+	// reader goroutine for queue i, never concurrently with itself (or
+	// Activate and Reset) for one device.
 	QueueNotify(i int)
 	// Reset stops the device and returns it to its pre-Activate state. It
 	// waits for any goroutines the device started.
