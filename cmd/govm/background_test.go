@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -73,7 +72,7 @@ func startBooted(t *testing.T, govm string, env []string, marker string, within 
 			return b
 		}
 		var flake flakeError
-		if !errors.As(why, &flake) || attempt > nestedRetries || os.Getenv("GOVM_NESTED") != "1" {
+		if !errors.As(why, &flake) || attempt > nestedRetries || !nested() {
 			t.Fatalf("%v\n%s", why, b.logs())
 		}
 		b.kill()

@@ -33,15 +33,16 @@ const (
 	// blkTestMiB is how much the blkwrite guest test writes and reads.
 	blkTestMiB = 4
 	// hwrngWant is what the hvcrng guest test reads from /dev/hwrng, in
-	// 64 KiB blocks (govm.rng64k).
-	hwrngWant = 256 << 10
-	// linuxTimeout bounds each guest boot (govm's own --timeout).
-	linuxTimeout = "240s"
+	// 64 KiB blocks (govm.rng64k): 1024 virtio-rng requests of 64 bytes.
+	hwrngWant = 64 << 10
+	// linuxTimeout bounds each guest boot (govm's own --timeout): the
+	// boots take 10-40 s in the nested harness, a stuck one is run again.
+	linuxTimeout = "150s"
 	// hwrngTimeout bounds the hwrng boot. Linux's hwrng core asks for 64
 	// bytes per virtio-rng request, and each costs a round trip through
-	// the nested harness: 256 KiB take about 7 s of guest time there
+	// the nested harness: 256 KiB took about 7 s of guest time there
 	// (QEMU microvm is no faster), several times that on a busy host.
-	hwrngTimeout = "300s"
+	hwrngTimeout = "150s"
 )
 
 // newDiskImage creates a sparse image of size bytes in the test's temporary
