@@ -54,58 +54,59 @@ log "Linux-guest tests under real KVM"
 go test -c -o build/tests/govm.test ./cmd/govm
 verdict=$(build/govm probe --verdict)
 echo "govm probe: ring-0 guest code is $verdict on this host" >&2
-# linux RUN-REGEX SKIP-REGEX LOG: run the Linux-guest tests matching
-# RUN-REGEX but not SKIP-REGEX. The whole suite takes about 10 minutes in
-# the harness; its timeout bounds a stuck L1 (seen once: an L1 kernel soft
-# lockup in govm's KVM_RUN) well inside CI's 90 minutes, retry included.
+# linux RUN-REGEX SKIP-REGEX LOG SECONDS: run the Linux-guest tests
+# matching RUN-REGEX but not SKIP-REGEX, in one L1 boot bounded by SECONDS.
+# The whole suite takes about 10 minutes in the harness.
 linux() {
-	local cmd="cd cmd/govm && GOVM_REQUIRE_KVM=1 ../../build/tests/govm.test -test.count=1 -test.v -test.run '$1' -test.skip '$2' -test.timeout 28m"
+	local cmd="cd cmd/govm && GOVM_REQUIRE_KVM=1 ../../build/tests/govm.test -test.count=1 -test.v -test.run '$1' -test.skip '$2' -test.timeout $(($4 / 60 - 2))m"
 	if [[ $verdict == native ]]; then
 		bash -c "$cmd" 2>&1 | tee "$3"
 	else
-		scripts/nested.sh --timeout 1800 -- "$cmd" 2>&1 | tee "$3"
+		scripts/nested.sh --timeout "$4" -- "$cmd" 2>&1 | tee "$3"
 	fi
 }
-# passedtests LOG: the top-level Linux tests that passed, as a regex
+# passedtests LOG...: the top-level Linux tests that passed, as a regex
 # alternation (empty if none).
-passedtests() { grep -oE '^--- PASS: TestLinux[A-Za-z0-9_]+' "$1" | awk '{print $3}' | sort -u | paste -sd'|'; }
-rm -f build/tests/linux-retry.log
-if ! linux Linux '^$' build/tests/linux.log; then
-	# A Linux guest under nested KVM inside TCG occasionally dies for
-	# reasons of that stack (seen: one triple fault in a few hundred
-	# boots; one L1 stall). Run every test that did not pass (failed,
-	# or never reached if the run stopped) once more, and say so
-	# loudly: a test that fails twice fails the run.
-	passed=$(passedtests build/tests/linux.log)
-	echo "test.sh: RETRYING once the Linux tests that did not pass (passed: ${passed:-none})" >&2
-	if linux Linux "^(${passed:-^$})\$" build/tests/linux-retry.log; then
-		echo "test.sh: FLAKY: passed only on retry: $(passedtests build/tests/linux-retry.log)" >&2
-	else
-		status=1
-	fi
+passedtests() { cat "$@" | grep -oE '^--- PASS: TestLinux[A-Za-z0-9_]+' | awk '{print $3}' | sort -u | paste -sd'|' || true; }
+# The nested stack has a fault of its own (README, "Tests"): a guest now
+# and then resumes at L1's address after VMRUN. The tests rerun such a boot
+# once in the same L1, but once an L1 has hit it, its next boots often do
+# too; so the tests that did not pass (failed, or never reached if the
+# session stopped) run again in a fresh L1, at most twice, and the run
+# says so loudly. A test that fails in all three sessions fails the run.
+# Time: at most 30 + 2 x 15 minutes, inside CI's 90 with the rest.
+rm -f build/tests/linux-*.log build/tests/linux.log build/tests/linux-retry.log
+logs=(build/tests/linux-1.log)
+linux Linux '^$' "${logs[0]}" 1800 && linux_ok=1 || linux_ok=
+while [[ -z $linux_ok && ${#logs[@]} -lt 3 ]]; do
+	passed=$(passedtests "${logs[@]}")
+	logs+=("build/tests/linux-$((${#logs[@]} + 1)).log")
+	echo "test.sh: RETRYING in a fresh L1 (session ${#logs[@]} of 3) the Linux tests that did not pass (passed: ${passed:-none})" >&2
+	linux Linux "^(${passed:-^$})\$" "${logs[-1]}" 900 && linux_ok=1
+done
+if [[ -n $linux_ok && ${#logs[@]} -gt 1 ]]; then
+	echo "test.sh: FLAKY: passed only in L1 session ${#logs[@]}: $(passedtests "${logs[-1]}")" >&2
 fi
+[[ -n $linux_ok ]] || status=1
 
 log "exit-cost benchmark (reported, not asserted)"
 bench/exits.sh || echo "exit benchmark failed (not a test failure)" >&2
 
-# The Linux tests' result: the first run's for the tests that passed there,
-# the retry's for the others.
+# The Linux tests' result: from each earlier session the tests that passed
+# there, and the last session whole.
 linuxlogs() {
-	if [[ -s build/tests/linux-retry.log ]]; then
-		passed=$(passedtests build/tests/linux.log)
-		if [[ -n $passed ]]; then
-			grep -E "^\s*--- (PASS|FAIL|SKIP): ($passed)(/| )" build/tests/linux.log || true
-		fi
-		cat build/tests/linux-retry.log
-	else
-		cat build/tests/linux.log
-	fi
+	local i p last=$((${#logs[@]} - 1))
+	for ((i = 0; i < last; i++)); do
+		p=$(passedtests "${logs[i]}")
+		[[ -z $p ]] || grep -E "^\s*--- (PASS|FAIL|SKIP): ($p)(/| )" "${logs[i]}" || true
+	done
+	cat "${logs[last]}"
 }
 count() { { cat build/tests/unit.log; linuxlogs; } | grep -cE "^\s*--- $1" || true; }
 passed=$(count PASS) failed=$(count FAIL) skipped=$(count SKIP)
 # Guest boots the tests ran again because the nested stack killed them
 # (govmRun in cmd/govm/linux_test.go): reported, never hidden.
-flakelines() { cat build/tests/linux.log; [[ ! -e build/tests/linux-retry.log ]] || cat build/tests/linux-retry.log; }
+flakelines() { cat "${logs[@]}"; }
 flakes=$(flakelines | grep -c 'NESTED-FLAKE:' || true)
 echo
 echo "tests: $passed passed, $failed failed, $skipped skipped"
