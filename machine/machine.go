@@ -88,8 +88,16 @@ type Machine struct {
 
 	stopOnce sync.Once
 	stopping atomic.Bool
+	stopped  chan struct{} // closed when stopping is set
 	result   Result
 	done     chan struct{}
+
+	// Pausing for LiveState: pauseMu makes one pause at a time; the
+	// vCPUs park while pause is set. immMu orders the pause's clearing of
+	// the immediate-exit flags with stop's setting them.
+	pauseMu sync.Mutex
+	pause   atomic.Pointer[pause]
+	immMu   sync.Mutex
 
 	marks    [3]atomic.Int64 // DebugMark timestamps (ns since start), by mark value
 	firstRun atomic.Int64    // ns from New to the first KVM_RUN
@@ -169,7 +177,7 @@ func newMachine(cfg Config) (*Machine, error) {
 		defer f.Close()
 		initrd = io.NewSectionReader(f, 0, size)
 	}
-	m := &Machine{cfg: cfg, pid: os.Getpid(), start: start, done: make(chan struct{})}
+	m := &Machine{cfg: cfg, pid: os.Getpid(), start: start, done: make(chan struct{}), stopped: make(chan struct{})}
 	if err := m.setup(k, initrd); err != nil {
 		m.cfg.Virtio = nil // closed by New
 		m.Close()
@@ -508,16 +516,25 @@ func (m *Machine) Stop(code int, detail string) {
 func (m *Machine) stop(r Result) {
 	m.stopOnce.Do(func() {
 		m.result = r
+		m.immMu.Lock()
 		m.stopping.Store(true)
-		for _, v := range m.cpus {
-			v.cpu.SetImmediateExit(true)
-			if tid := v.tid.Load(); tid != 0 {
-				// Any signal interrupts KVM_RUN with EINTR. SIGURG is
-				// one the Go runtime always handles and otherwise ignores.
-				_ = unix.Tgkill(m.pid, int(tid), unix.SIGURG)
-			}
-		}
+		m.immMu.Unlock()
+		close(m.stopped)
+		m.kickAll()
 	})
+}
+
+// kickAll makes every vCPU leave KVM_RUN (or not enter it): the next run
+// returns at once, and a signal interrupts the current one.
+func (m *Machine) kickAll() {
+	for _, v := range m.cpus {
+		v.cpu.SetImmediateExit(true)
+		if tid := v.tid.Load(); tid != 0 {
+			// Any signal interrupts KVM_RUN with EINTR. SIGURG is one
+			// the Go runtime always handles and otherwise ignores.
+			_ = unix.Tgkill(m.pid, int(tid), unix.SIGURG)
+		}
+	}
 }
 
 // Run starts every vCPU and blocks until the machine stops.
@@ -541,6 +558,10 @@ func (m *Machine) runVCPU(v *vcpu) {
 	v.tid.Store(int32(unix.Gettid()))
 	m.firstRun.CompareAndSwap(0, int64(time.Since(m.start)))
 	for !m.stopping.Load() {
+		if p := m.pause.Load(); p != nil {
+			m.park(p)
+			continue
+		}
 		e, err := v.cpu.Run()
 		if err != nil {
 			m.stop(Result{Reason: StopCrash, Detail: fmt.Sprintf("vcpu %d: %v", v.cpu.ID(), err)})

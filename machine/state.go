@@ -2,9 +2,11 @@ package machine
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/govm/govm/kvm"
 )
@@ -16,7 +18,11 @@ import (
 // a request the device never took, an interrupt nobody acknowledged).
 // Call it after Run has returned, before Close.
 func (m *Machine) WriteState(w io.Writer) {
-	fmt.Fprintf(w, "govm: the machine's state when it stopped:\n")
+	m.writeState(w, "govm: the machine's state when it stopped:")
+}
+
+func (m *Machine) writeState(w io.Writer, header string) {
+	fmt.Fprintln(w, header)
 	for _, v := range m.cpus {
 		m.writeVCPUState(w, v)
 	}
@@ -222,4 +228,65 @@ func (m *Machine) codeAt(s kvm.Sregs, rip uint64) string {
 		return "unreadable: " + err.Error()
 	}
 	return fmt.Sprintf("% x (guest-physical %#x)", b, gpa)
+}
+
+// ErrStopped is LiveState's answer once the machine is stopping.
+var ErrStopped = errors.New("the machine has stopped")
+
+// LiveState pauses the running machine's vCPUs, writes WriteState's
+// report to w, and lets them go on: a look at what the guest is doing
+// now, for `govm ctl state`. The guest loses the time the report takes
+// (a few milliseconds). It fails with ErrStopped if the machine stops
+// first.
+func (m *Machine) LiveState(w io.Writer) error {
+	m.pauseMu.Lock()
+	defer m.pauseMu.Unlock()
+	if m.stopping.Load() {
+		return ErrStopped
+	}
+	p := &pause{parked: make(chan struct{}, len(m.cpus)), resume: make(chan struct{})}
+	m.pause.Store(p)
+	m.kickAll()
+	defer m.unpause(p)
+	for range m.cpus {
+		select {
+		case <-p.parked:
+		case <-m.stopped:
+			return ErrStopped
+		}
+	}
+	m.writeState(w, fmt.Sprintf("govm: the machine's state at %v of uptime (vCPUs paused for this look):",
+		m.Uptime().Round(time.Millisecond)))
+	return nil
+}
+
+// pause is one LiveState pause: each vCPU that sees it sends on parked
+// (buffered: never blocks) and waits for resume.
+type pause struct {
+	parked chan struct{}
+	resume chan struct{}
+}
+
+// unpause clears the immediate-exit flags the pause set (unless the
+// machine is stopping, which needs them) and releases the vCPUs.
+func (m *Machine) unpause(p *pause) {
+	m.immMu.Lock()
+	if !m.stopping.Load() {
+		for _, v := range m.cpus {
+			v.cpu.SetImmediateExit(false)
+		}
+	}
+	m.immMu.Unlock()
+	m.pause.Store(nil)
+	close(p.resume)
+}
+
+// park holds a vCPU, out of KVM_RUN, until pause p ends or the machine
+// stops.
+func (m *Machine) park(p *pause) {
+	p.parked <- struct{}{}
+	select {
+	case <-p.resume:
+	case <-m.stopped:
+	}
 }

@@ -2,6 +2,8 @@ package machine
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +141,64 @@ func TestWriteState(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("state lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// LiveState looks at a running guest and lets it go on; a pause that
+// races with Stop neither hangs nor keeps the guest from stopping.
+func TestLiveState(t *testing.T) {
+	testenv.RequireKVM(t)
+	elf := testenv.TestGuest(t)
+	m, err := New(Config{Kernel: elf, Cmdline: "pio 1000000000", Memory: 64 * MiB, CPUs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	done := make(chan Result, 1)
+	go func() { done <- m.Run() }()
+	exits := func() uint64 {
+		var n uint64
+		for _, c := range m.LiveExits() {
+			n += c
+		}
+		return n
+	}
+	var last uint64
+	for i := range 5 {
+		time.Sleep(50 * time.Millisecond)
+		var b strings.Builder
+		if err := m.LiveState(&b); err != nil {
+			t.Fatalf("pause %d: %v", i, err)
+		}
+		out := b.String()
+		for _, want := range []string{"of uptime (vCPUs paused for this look)", "vcpu 0: ", "vcpu 1: ", "code at rip: "} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("pause %d: state lacks %q:\n%s", i, want, out)
+			}
+		}
+		// The guest went on running between the looks.
+		n := exits()
+		if i > 0 && n <= last {
+			t.Fatalf("pause %d: exits %d, not more than %d at the pause before", i, n, last)
+		}
+		last = n
+	}
+	// A pause racing with Stop.
+	errs := make(chan error, 1)
+	go func() { errs <- m.LiveState(io.Discard) }()
+	m.Stop(7, "stopped by test")
+	select {
+	case r := <-done:
+		if r.Reason != StopRequested || r.Code != 7 {
+			t.Fatalf("result %+v", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the machine did not stop while a pause was under way")
+	}
+	if err := <-errs; err != nil && !errors.Is(err, ErrStopped) {
+		t.Fatalf("LiveState racing Stop: %v", err)
+	}
+	if err := m.LiveState(io.Discard); !errors.Is(err, ErrStopped) {
+		t.Fatalf("LiveState after the stop: %v, want ErrStopped", err)
 	}
 }

@@ -18,10 +18,13 @@ func ctlCmd() *cobra.Command {
 
   screenshot FILE.png   write the guest's screen (needs --gpu 2d)
   stats                 uptime and exits so far, by kind
+  state                 what each vCPU (halted or running, rip, pending
+                        interrupts) and each virtio queue is doing now
   powerbutton           press the guest's ACPI power button
   quit                  stop the VM now`,
 		Example: `  govm run --kernel bzImage --initrd initrd.img --gpu 2d --control /tmp/vm.sock &
   govm ctl --socket /tmp/vm.sock screenshot now.png
+  govm ctl --socket /tmp/vm.sock state
   govm ctl --socket /tmp/vm.sock powerbutton`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

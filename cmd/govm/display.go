@@ -162,6 +162,12 @@ func (h *controlHandler) Screenshot(path string) error { return h.gfx.screenshot
 func (h *controlHandler) PowerButton() error           { return h.m.PressPowerButton() }
 func (h *controlHandler) Quit()                        { h.m.Stop(exitOK, "") }
 
+func (h *controlHandler) State() (string, error) {
+	var b strings.Builder
+	err := h.m.LiveState(&b)
+	return b.String(), err
+}
+
 func (h *controlHandler) Stats() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "uptime %v\n", h.m.Uptime().Round(time.Millisecond))

@@ -53,6 +53,16 @@ func testVirglWindow(t *testing.T, mode string) {
 		time.Sleep(time.Second)
 	}
 
+	// A look at the running guest: its vCPU and its devices, all driven.
+	code, state, ctlErr := govmRunOnce(t, govm, "ctl", "--socket", sock, "state")
+	if code != 0 {
+		t.Fatalf("govm ctl state: status %d: %s", code, ctlErr)
+	}
+	for _, want := range []string{"vcpu 0: ", "local APIC: ", "virtio-gpu (virtio-mmio at ", "(ACKNOWLEDGE|DRIVER|FEATURES_OK|DRIVER_OK)"} {
+		if !strings.Contains(state, want) {
+			t.Errorf("govm ctl state lacks %q:\n%s", want, state)
+		}
+	}
 	if code, _, ctlErr := govmRun(t, govm, "ctl", "--socket", sock, "quit"); code != 0 {
 		t.Fatalf("govm ctl quit: status %d: %s", code, ctlErr)
 	}

@@ -27,7 +27,7 @@ func (e *RemoteError) Error() string { return e.Msg }
 
 // Do sends one command to the control socket at path and returns the
 // reply's body: empty for a plain "ok", the lines of a multi-line reply
-// (stats, help) otherwise. An "error <msg>" reply comes back as a
+// (stats, state, help) otherwise. An "error <msg>" reply comes back as a
 // *RemoteError. A relative screenshot path is made absolute against the
 // caller's working directory, since the VM's may differ.
 func Do(path, command string) (string, error) {
@@ -76,7 +76,7 @@ func Do(path, command string) (string, error) {
 	if status != replyOK {
 		return "", fmt.Errorf("control: unexpected reply %q", status)
 	}
-	if verb != cmdStats && verb != cmdHelp {
+	if verb != cmdStats && verb != cmdState && verb != cmdHelp {
 		return "", nil
 	}
 	var body strings.Builder

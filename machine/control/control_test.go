@@ -21,6 +21,8 @@ type fakeVM struct {
 	shots       []string
 	shotErr     error
 	stats       string
+	state       string
+	stateErr    error
 	powerErr    error
 	powerPushes int
 	quits       atomic.Int32
@@ -35,6 +37,18 @@ func (v *fakeVM) Screenshot(path string) error {
 }
 
 func (v *fakeVM) Stats() string { return v.stats }
+
+func (v *fakeVM) State() (string, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.state, v.stateErr
+}
+
+func (v *fakeVM) setState(s string, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.state, v.stateErr = s, err
+}
 
 func (v *fakeVM) PowerButton() error {
 	v.mu.Lock()
@@ -214,7 +228,15 @@ func TestDo(t *testing.T) {
 	if want := filepath.Join(wd, "out.png"); len(vm.shots) != 1 || vm.shots[0] != want {
 		t.Errorf("relative path sent as %q, want %q", vm.shots, want)
 	}
+	vm.setState("vcpu 0: halted\n", nil)
+	if out, err := Do(path, "state"); err != nil || out != "vcpu 0: halted\n" {
+		t.Errorf("state: %q, %v", out, err)
+	}
 	var re *RemoteError
+	vm.setState("", errors.New("the machine has stopped"))
+	if _, err := Do(path, "state"); !errors.As(err, &re) || re.Msg != "the machine has stopped" {
+		t.Errorf("state of a stopped VM: %v", err)
+	}
 	if _, err := Do(path, "powerbutton"); !errors.As(err, &re) || re.Msg != "off already" {
 		t.Errorf("powerbutton: %v", err)
 	}

@@ -4,12 +4,13 @@
 //
 //	screenshot /abs/path.png   → ok | error <msg>
 //	stats                      → ok, the statistics lines, then a line "."
+//	state                      → ok, what the vCPUs and devices are doing, then "."
 //	powerbutton                → ok | error <msg>
 //	quit                       → ok, then the VM stops
 //	help                       → ok, the command list, then "."
 //
 // Anything else gets "error unknown command". A reply's first line is
-// always "ok" or "error <msg>"; the multi-line replies (stats, help)
+// always "ok" or "error <msg>"; the multi-line replies (stats, state, help)
 // follow it with their lines and a "." line, and a body line that starts
 // with "." gets one more "." in front (as in SMTP), which Do removes.
 // Blank lines are ignored. Try it by hand with
@@ -37,6 +38,9 @@ type Handler interface {
 	Screenshot(path string) error
 	// Stats returns human-readable statistics, one item per line.
 	Stats() string
+	// State pauses the VM for a moment and describes what its vCPUs and
+	// devices are doing.
+	State() (string, error)
 	// PowerButton presses the ACPI power button (the guest shuts down).
 	PowerButton() error
 	// Quit stops the VM. It is called after the "ok" has been sent and
@@ -71,6 +75,7 @@ const (
 
 	cmdScreenshot  = "screenshot"
 	cmdStats       = "stats"
+	cmdState       = "state"
 	cmdPowerButton = "powerbutton"
 	cmdQuit        = "quit"
 	cmdHelp        = "help"
@@ -79,6 +84,7 @@ const (
 // helpText is the body of the help reply.
 const helpText = `screenshot /abs/path.png  write the display to a PNG file
 stats                     VM statistics
+state                     what the vCPUs and devices are doing now
 powerbutton               press the ACPI power button
 quit                      stop the VM
 help                      this list`
@@ -303,6 +309,15 @@ func (s *Server) execute(line string) (reply string, quit bool) {
 		body := helpText
 		if verb == cmdStats {
 			body = s.h.Stats()
+		}
+		return replyOK + "\n" + stuff(body) + endOfBody, false
+	case cmdState:
+		if arg != "" {
+			return errorReply(verb + " takes no argument"), false
+		}
+		body, err := s.h.State()
+		if err != nil {
+			return errorReply(err.Error()), false
 		}
 		return replyOK + "\n" + stuff(body) + endOfBody, false
 	case cmdPowerButton:
