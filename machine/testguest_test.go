@@ -3,6 +3,7 @@ package machine
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -92,16 +93,29 @@ func TestTestGuestTwoCPUs(t *testing.T) {
 	}
 }
 
-func TestStopInterruptsRunningGuest(t *testing.T) {
+// startBusyGuest boots the test guest on cpus vCPUs spinning in a port
+// I/O loop of n exits, with the virtio devices devs, and runs it; the
+// machine's Result comes on the channel.
+func startBusyGuest(t *testing.T, n, cpus int, devs ...VirtioDevice) (*Machine, <-chan Result) {
+	t.Helper()
 	testenv.RequireKVM(t)
 	elf := testenv.TestGuest(t)
-	m, err := New(Config{Kernel: elf, Cmdline: "pio 100000000", Memory: 64 * MiB, CPUs: 1})
+	m, err := New(Config{Kernel: elf, Cmdline: fmt.Sprintf("pio %d", n), Memory: 64 * MiB, CPUs: cpus, Virtio: devs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
 	done := make(chan Result, 1)
 	go func() { done <- m.Run() }()
+	t.Cleanup(func() {
+		m.Stop(0, "the test is over") // the first stop wins: a no-op if the test stopped it
+		<-m.Done()
+		m.Close()
+	})
+	return m, done
+}
+
+func TestStopInterruptsRunningGuest(t *testing.T) {
+	m, done := startBusyGuest(t, 100000000, 1)
 	time.Sleep(200 * time.Millisecond)
 	m.Stop(7, "stopped by test")
 	select {
@@ -117,19 +131,10 @@ func TestStopInterruptsRunningGuest(t *testing.T) {
 // WriteState after a stop describes the vCPU, the interrupt controllers
 // and each virtio device.
 func TestWriteState(t *testing.T) {
-	testenv.RequireKVM(t)
-	elf := testenv.TestGuest(t)
-	m, err := New(Config{Kernel: elf, Cmdline: "pio 100000000", Memory: 64 * MiB, CPUs: 1,
-		Virtio: []VirtioDevice{{Name: "virtio-rng", Dev: rng.New()}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		m.Stop(3, "timeout")
-	}()
-	m.Run()
+	m, done := startBusyGuest(t, 100000000, 1, VirtioDevice{Name: "virtio-rng", Dev: rng.New()})
+	time.Sleep(200 * time.Millisecond)
+	m.Stop(3, "timeout")
+	<-done
 	var b strings.Builder
 	m.WriteState(&b)
 	out := b.String()
@@ -147,15 +152,7 @@ func TestWriteState(t *testing.T) {
 // LiveState looks at a running guest and lets it go on; a pause that
 // races with Stop neither hangs nor keeps the guest from stopping.
 func TestLiveState(t *testing.T) {
-	testenv.RequireKVM(t)
-	elf := testenv.TestGuest(t)
-	m, err := New(Config{Kernel: elf, Cmdline: "pio 1000000000", Memory: 64 * MiB, CPUs: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	done := make(chan Result, 1)
-	go func() { done <- m.Run() }()
+	m, done := startBusyGuest(t, 1000000000, 2)
 	exits := func() uint64 {
 		var n uint64
 		for _, c := range m.LiveExits() {
