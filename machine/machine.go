@@ -558,10 +558,6 @@ func (m *Machine) runVCPU(v *vcpu) {
 	v.tid.Store(int32(unix.Gettid()))
 	m.firstRun.CompareAndSwap(0, int64(time.Since(m.start)))
 	for !m.stopping.Load() {
-		if p := m.pause.Load(); p != nil {
-			m.park(p)
-			continue
-		}
 		e, err := v.cpu.Run()
 		if err != nil {
 			m.stop(Result{Reason: StopCrash, Detail: fmt.Sprintf("vcpu %d: %v", v.cpu.ID(), err)})
@@ -574,6 +570,13 @@ func (m *Machine) runVCPU(v *vcpu) {
 			m.stop(Result{Reason: StopReset})
 		case actCrash:
 			m.stop(Result{Reason: StopCrash, Detail: m.crashReport(v, e)})
+		}
+		// A LiveState pause kicks every vCPU out as a stop does (kickAll),
+		// so it is looked for only after such an exit, not after each one.
+		if e.Kind == kvm.ExitInterrupted {
+			if p := m.pause.Load(); p != nil {
+				m.park(p)
+			}
 		}
 	}
 }

@@ -117,6 +117,13 @@ func startBusyGuest(t *testing.T, n, cpus int, devs ...VirtioDevice) (*Machine, 
 func TestStopInterruptsRunningGuest(t *testing.T) {
 	m, done := startBusyGuest(t, 100000000, 1)
 	time.Sleep(200 * time.Millisecond)
+	stopAndWait(t, m, done, "Stop did not stop a busy guest")
+}
+
+// stopAndWait stops m with code 7 and checks that Run returns that stop,
+// or fails with msg if it does not return within 30 s.
+func stopAndWait(t *testing.T, m *Machine, done <-chan Result, msg string) {
+	t.Helper()
 	m.Stop(7, "stopped by test")
 	select {
 	case r := <-done:
@@ -124,7 +131,7 @@ func TestStopInterruptsRunningGuest(t *testing.T) {
 			t.Fatalf("result %+v", r)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("Stop did not stop a busy guest")
+		t.Fatal(msg)
 	}
 }
 
@@ -183,15 +190,7 @@ func TestLiveState(t *testing.T) {
 	// A pause racing with Stop.
 	errs := make(chan error, 1)
 	go func() { errs <- m.LiveState(io.Discard) }()
-	m.Stop(7, "stopped by test")
-	select {
-	case r := <-done:
-		if r.Reason != StopRequested || r.Code != 7 {
-			t.Fatalf("result %+v", r)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the machine did not stop while a pause was under way")
-	}
+	stopAndWait(t, m, done, "the machine did not stop while a pause was under way")
 	if err := <-errs; err != nil && !errors.Is(err, ErrStopped) {
 		t.Fatalf("LiveState racing Stop: %v", err)
 	}

@@ -45,15 +45,8 @@ func startBackground(t *testing.T, govm string, env []string, args ...string) *b
 // exits first or within passes.
 func (b *background) waitFor(t *testing.T, s string, within time.Duration) {
 	t.Helper()
-	deadline := time.After(within)
-	for !strings.Contains(b.out.String(), s) {
-		select {
-		case <-b.exited:
-			t.Fatalf("govm exited (%v) before the console showed %q\n%s", b.err, s, b.logs())
-		case <-deadline:
-			t.Fatalf("the console did not show %q within %v\n%s", s, within, b.logs())
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := b.boot(s, within); err != nil {
+		t.Fatalf("%v\n%s", err, b.logs())
 	}
 }
 
@@ -76,8 +69,7 @@ func startBooted(t *testing.T, govm string, env []string, marker string, within 
 			t.Fatalf("%v\n%s", why, b.logs())
 		}
 		b.kill()
-		t.Logf("NESTED-FLAKE: %v (attempt %d of %d); running it again. Its stderr:\n%s\nthe last of its console:\n%s",
-			why, attempt, nestedRetries+1, b.errOut.String(), lastLines(b.out.String(), 15))
+		logFlake(t, why.Error(), attempt, b.errOut.String(), b.out.String())
 	}
 }
 

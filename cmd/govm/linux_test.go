@@ -88,9 +88,17 @@ func govmRun(t *testing.T, govm string, args ...string) (int, string, string) {
 		if why == "" || attempt > nestedRetries || !nested() {
 			return code, out, errOut
 		}
-		t.Logf("NESTED-FLAKE: %s (attempt %d of %d); running it again. Its stderr:\n%s\nthe last of its console:\n%s",
-			why, attempt, nestedRetries+1, errOut, lastLines(out, 15))
+		logFlake(t, why, attempt, errOut, out)
 	}
+}
+
+// logFlake logs a guest boot that died of the nested stack, with govm's
+// stderr and the end of its console, as the NESTED-FLAKE line test.sh
+// counts.
+func logFlake(t *testing.T, why string, attempt int, stderr, console string) {
+	t.Helper()
+	t.Logf("NESTED-FLAKE: %s (attempt %d of %d); running it again. Its stderr:\n%s\nthe last of its console:\n%s",
+		why, attempt, nestedRetries+1, stderr, lastLines(console, 15))
 }
 
 // nestedRetries is how many times govmRun reruns a guest that died of the
@@ -100,9 +108,9 @@ func govmRun(t *testing.T, govm string, args ...string) (int, string, string) {
 // instruction after VMRUN (the same address in different L2 boots of one
 // L1, matching L1's /proc/kallsyms), with interrupts enabled where the
 // guest had them off: the L1 host's RIP saved as the guest's. The guest
-// then spins or triple-faults. Seen in about one boot in 10-20, most
-// often in boots that make many exits (a verbose serial console, many
-// small virtio requests). Once an L1 has hit it, its later boots often
+// then spins or triple-faults. Seen in about one boot in three of those
+// that make tens of thousands of exits (a verbose serial console, many
+// small virtio requests), rarely in quiet ones. Once an L1 has hit it, its later boots often
 // do too, so one rerun here is enough; scripts/test.sh reruns what still
 // failed in a fresh L1. A real govm bug fails every attempt.
 const nestedRetries = 1
