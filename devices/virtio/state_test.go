@@ -68,3 +68,31 @@ func TestState(t *testing.T) {
 		}
 	}
 }
+
+// Rings the driver placed outside guest memory (possible before
+// DRIVER_OK, which checks them) are reported as unreadable, not read.
+func TestStateRingsOutsideMemory(t *testing.T) {
+	mem := virtiotest.NewMemory(testMem)
+	m, err := virtio.NewMMIO(&popDevice{}, mem, &virtiotest.Interrupt{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	b := bus{t, m}
+	const far = 0xffff_ffff_0000_0000 // far beyond testMem
+	var st virtio.TransportState
+	probeLayout(t, b, virtio.FeatureVersion1, func(i int) (uint64, uint64, uint64, bool) {
+		return far, far + 0x1000, far + 0x2000, i == 0
+	}, func() { st = m.State() })
+	if len(st.Queues) == 0 || !st.Queues[0].Ready {
+		t.Fatalf("queue 0 not ready: %+v", st.Queues)
+	}
+	if st.Queues[0].Err == nil {
+		t.Fatalf("rings outside memory read without error: %+v", st.Queues[0])
+	}
+	var s strings.Builder
+	st.Write(&s, "")
+	if !strings.Contains(s.String(), "queue 0 (size 8): rings unreadable") {
+		t.Fatalf("report:\n%s", s.String())
+	}
+}
