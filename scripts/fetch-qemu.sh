@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# fetch-qemu.sh: the nested harness's own QEMU (the L0 that runs L1).
+# fetch-qemu.sh: another L0 QEMU for the nested harness (the QEMU that runs L1).
 #
-# Debian bookworm's QEMU 7.2 has a fault in its TCG emulation of nested SVM:
-# now and then an L2 guest resumes at L1's address after VMRUN, or L1's own
-# kernel finds its stack corrupted (README, "Tests"). bookworm-backports
-# has QEMU 10, which has not shown it in our runs. This script fetches its
-# packages into build/qemu with a private apt state (nothing is installed
-# into the host and the host's apt sources are left alone) and prints the
-# path of its qemu-system-x86_64. The shared libraries it links come from
-# the host: deps.sh installs Debian's qemu-system-x86, which pulls them in.
+# For comparing L0s: `GOVM_NESTED_QEMU=backports scripts/nested.sh ...`
+# runs L1 on bookworm-backports' QEMU 10 instead of Debian's 7.2. (It shows
+# the same nested SVM fault as 7.2: README, "Tests".) This script fetches
+# that QEMU's packages into build/qemu with a private apt state (nothing is
+# installed into the host and the host's apt sources are left alone) and
+# prints the path of its qemu-system-x86_64. The shared libraries it links
+# come from the host: deps.sh installs Debian's qemu-system-x86, which pulls
+# them in.
 #
 # Once fetched it works offline. Exit status 1 when it cannot: nested.sh
-# then falls back to the host's qemu-system-x86_64 and says so.
+# then says so and uses the host's qemu-system-x86_64.
 set -euo pipefail
 PROG=fetch-qemu
 # shellcheck source=lib-debian.sh

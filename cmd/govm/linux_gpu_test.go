@@ -37,7 +37,7 @@ const (
 	// fbBytesPerPixel: the DRM fbdev emulation gives /dev/fb0 XRGB8888.
 	fbBytesPerPixel = 4
 	// gpuTimeout bounds one govm run (a boot under nested KVM is 20-40 s).
-	gpuTimeout = "300s"
+	gpuTimeout = "150s"
 	// gpuGuestMem is enough for the initramfs and the frame buffers.
 	gpuGuestMem = "512M"
 	// fbDoneMarker is printed by the guest once the image is on /dev/fb0
