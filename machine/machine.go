@@ -42,6 +42,12 @@ type Config struct {
 	// Virtio devices, in order: the i-th gets MMIO window
 	// VirtioMMIOBase+i*VirtioMMIOSize and GSI VirtioIRQBase+i.
 	Virtio []VirtioDevice
+	// VirtioCmdline also lists the virtio devices on the kernel command
+	// line (virtio_mmio.device=), for kernels built without ACPI. The
+	// ACPI tables always describe them; a kernel that has both would see
+	// each device twice, and one without CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES
+	// prints "unknown parameter 'device' ignored" for each.
+	VirtioCmdline bool
 	// Start is when the VMM process started, for the start-up measurement
 	// (zero: when New is called).
 	Start time.Time
@@ -253,6 +259,9 @@ func (m *Machine) loadBoot(k *bootparam.Kernel, initrd *io.SectionReader) error 
 	virtioDescs, virtioCmdline, err := virtioLayout(cfg.Virtio)
 	if err != nil {
 		return err
+	}
+	if !cfg.VirtioCmdline {
+		virtioCmdline = ""
 	}
 	rsdp, err := m.writeACPI(virtioDescs)
 	if err != nil {

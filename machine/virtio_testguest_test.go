@@ -242,3 +242,36 @@ func BenchmarkTestGuestBlkRequest(b *testing.B) {
 	b.ReportMetric(rate, "requests/s")
 	b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "ns/op")
 }
+
+// The virtio devices are on the kernel command line only when asked for
+// (the ACPI tables always list them).
+func TestVirtioCmdline(t *testing.T) {
+	testenv.RequireKVM(t)
+	elf := testenv.TestGuest(t)
+	for _, on := range []bool{false, true} {
+		dev, err := blk.Open(blk.Options{Path: newTestDisk(t, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(Config{
+			Kernel: elf, Cmdline: "console=ttyS0", Memory: 64 * MiB, CPUs: 1,
+			Virtio: []VirtioDevice{{Name: "virtio-blk0", Dev: dev}}, VirtioCmdline: on,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 256)
+		if _, err := m.Memory().ReadAt(buf, CmdlineAddr); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		got := string(buf[:bytes.IndexByte(buf, 0)])
+		want := "console=ttyS0"
+		if on {
+			want += fmt.Sprintf(" virtio_mmio.device=4K@%#x:%d", VirtioMMIOBase, VirtioIRQBase)
+		}
+		if got != want {
+			t.Errorf("VirtioCmdline %v: command line %q, want %q", on, got, want)
+		}
+	}
+}

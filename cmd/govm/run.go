@@ -41,7 +41,7 @@ type runFlags struct {
 	quiet                      bool
 	disks, nets                []string
 	console                    string
-	rng                        bool
+	rng, virtioCmdline         bool
 	gpu, display, resolution   string
 	gpuMem, screenshot         string
 	control                    string
@@ -98,6 +98,7 @@ Exit status:
 	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net on a tap device: `tap=NAME[,mac=MAC]`; repeatable")
 	fl.StringVar(&f.console, "console", "serial", "the console the guest uses: serial (COM1, ttyS0) or virtio (hvc0)")
 	fl.BoolVar(&f.rng, "rng", true, "give the guest a virtio-rng entropy source")
+	fl.BoolVar(&f.virtioCmdline, "virtio-cmdline", false, "also list the virtio devices on the kernel command line (virtio_mmio.device=), for kernels built without ACPI")
 	fl.StringVar(&f.gpu, "gpu", "none", "the guest's graphics (virtio-gpu, with a virtio keyboard and tablet): none, 2d, virgl (OpenGL through the host's GL), or virgl,gles (through OpenGL ES)")
 	fl.StringVar(&f.display, "display", displayAuto, "where the guest's screen goes: sdl (a window), headless, none; auto picks sdl when $DISPLAY is set")
 	fl.StringVar(&f.resolution, "resolution", "1280x800", "the guest display's preferred mode, `WxH`")
@@ -140,6 +141,7 @@ func run(cmd *cobra.Command, f runFlags) error {
 	cfg := machine.Config{
 		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.appendLine,
 		Memory: mem, CPUs: f.cpus, Stats: f.stats, Warn: os.Stderr, Start: processStart,
+		VirtioCmdline: f.virtioCmdline,
 	}
 	if err := cfg.Validate(); err != nil {
 		return withCode(exitUsage, err)
