@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# nested.sh [--timeout SEC] [--share DIR] -- COMMAND...
+# nested.sh [--timeout SEC] [--silence SEC] [--share DIR] -- COMMAND...
 #
 # Run COMMAND (one shell command line; several words are joined by spaces)
 # inside a QEMU TCG VM ("L1") with nested SVM, where /dev/kvm is real KVM
@@ -12,7 +12,9 @@
 # variables; stdin is /dev/null, stdout and stderr both come back on stdout.
 #
 # Exit status: COMMAND's; 124 on timeout (default 1500 s); 125 when L1 does
-# not start or dies. Progress and timings go to stderr, prefixed "nested:".
+# not start or dies, or (with --silence) prints nothing for SEC seconds, as
+# an L1 that the nested fault has hung does (README, "Tests"). Progress and
+# timings go to stderr, prefixed "nested:".
 # Set GOVM_NESTED_KEEP=1 to keep the raw serial log of a successful run.
 set -euo pipefail
 PROG=nested
@@ -41,6 +43,7 @@ usage() {
 }
 
 timeout_s=$DEFAULT_TIMEOUT
+silence_s=0
 share=
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -48,6 +51,8 @@ while [[ $# -gt 0 ]]; do
 	--timeout=*) timeout_s=${1#*=} && shift ;;
 	--share) share=${2:-} && shift 2 || usage ;;
 	--share=*) share=${1#*=} && shift ;;
+	--silence) silence_s=${2:-} && shift 2 || usage ;;
+	--silence=*) silence_s=${1#*=} && shift ;;
 	-h | --help) usage 0 ;;
 	--) shift && break ;;
 	*) break ;;
@@ -55,6 +60,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $# -gt 0 ]] || usage
 [[ $timeout_s =~ ^[1-9][0-9]*$ ]] || fail "--timeout wants a number of seconds, not '$timeout_s'"
+[[ $silence_s =~ ^[0-9]+$ ]] || fail "--silence wants a number of seconds, not '$silence_s'"
 command_line="$*"
 
 # --- host prerequisites -----------------------------------------------------
@@ -209,9 +215,27 @@ state=boot # boot → run → done
 marker_rc=
 t_ready=
 t_done=
+hung=
+carry= # a line's start, read before a --silence wait ran out
+read_opts=()
+((silence_s == 0)) || read_opts=(-t "$silence_s")
 exec 4>"$rawlog"
-while IFS= read -r line || [[ -n $line ]]; do
-	line=${line%$'\r'}
+while :; do
+	rrc=0
+	IFS= read -r "${read_opts[@]}" line || rrc=$?
+	if ((rrc > 128)); then # --silence ran out
+		if [[ -n $line ]]; then
+			carry+=$line
+			continue
+		fi
+		hung=1
+		log "L1 printed nothing for ${silence_s} s (phase: $state): stopping it as hung"
+		pkill -TERM -P "$qpid" 2>/dev/null || true
+		break
+	fi
+	((rrc == 0)) || [[ -n $line ]] || break # end of output
+	line=$carry${line%$'\r'}
+	carry=
 	printf '%s\n' "$line" >&4
 	case $state in
 	boot)
@@ -248,6 +272,10 @@ show_log() {
 	return 0
 }
 
+if [[ -n $hung ]]; then
+	show_log
+	exit "$EXIT_HARNESS"
+fi
 if [[ $qrc == "$EXIT_TIMEOUT" || $qrc == 137 ]]; then
 	log "TIMEOUT: killed L1 after ${timeout_s} s (phase: $state)"
 	[[ $state == boot ]] && show_log
