@@ -260,15 +260,16 @@ func (m *Machine) loadBoot(k *bootparam.Kernel, initrd *io.SectionReader) error 
 	if err != nil {
 		return err
 	}
-	if !cfg.VirtioCmdline {
-		virtioCmdline = ""
-	}
 	rsdp, err := m.writeACPI(virtioDescs)
 	if err != nil {
 		return err
 	}
+	cmdline := cfg.Cmdline
+	if cfg.VirtioCmdline {
+		cmdline += virtioCmdline
+	}
 	m.plan, err = bootparam.Prepare(k, bootparam.Config{
-		Cmdline: cfg.Cmdline + virtioCmdline, Initrd: initrd, RAM: e820Map(cfg.Memory), RSDPAddr: rsdp,
+		Cmdline: cmdline, Initrd: initrd, RAM: e820Map(cfg.Memory), RSDPAddr: rsdp,
 		ZeroPageAddr: ZeroPageAddr, CmdlineAddr: CmdlineAddr, CmdlineMax: CmdlineMax,
 		PVHInfoAddr: PVHInfoAddr, PVHMemmapAddr: PVHMemmapAddr, KernelAddr: HighMemStart,
 	})

@@ -65,33 +65,16 @@ command_line="$*"
 
 # --- host prerequisites -----------------------------------------------------
 
-# QEMU and QEMU_ARGS: the L0 QEMU, the host's qemu-system-x86 (Debian's
-# 7.2). GOVM_NESTED_QEMU=backports runs bookworm-backports' QEMU 10 from
-# build/qemu instead (scripts/fetch-qemu.sh). Both show the same nested SVM
-# fault (README, "Tests").
-QEMU=qemu-system-x86_64
-QEMU_ARGS=()
+# The L0 QEMU is the host's qemu-system-x86 (Debian's 7.2). bookworm-
+# backports' QEMU 10 was tried as L0: it shows the same nested SVM fault
+# (README, "Tests").
 ensure_qemu() {
-	if ! command -v qemu-system-x86_64 >/dev/null; then
-		[[ $(id -u) == 0 ]] || fail "qemu-system-x86_64 is missing; install qemu-system-x86 (needs root)"
-		ensure_apt_lists
-		log "installing qemu-system-x86 (waits for the dpkg lock if an install is running)"
-		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=1200 install -y qemu-system-x86 >&2 ||
-			fail "apt-get install qemu-system-x86 failed"
-	fi
-	[[ ${GOVM_NESTED_QEMU:-} == backports ]] || return 0
-	local bin root
-	if ! bin=$("$GOVM_ROOT/scripts/fetch-qemu.sh"); then
-		log "no QEMU from bookworm-backports: running L1 on the host's $(qemu-system-x86_64 --version | head -n1)"
-		return 0
-	fi
-	root=${bin%/usr/bin/qemu-system-x86_64}
-	QEMU=$bin
-	# Its own modules and firmware first; the host's firmware packages
-	# (SeaBIOS) through the host's /usr/share/qemu links. No audio, so
-	# that it never tries to load a module of the host's QEMU.
-	export QEMU_MODULE_DIR=$root/usr/lib/x86_64-linux-gnu/qemu
-	QEMU_ARGS=(-L "$root/usr/share/qemu" -L /usr/share/qemu -audio none)
+	command -v qemu-system-x86_64 >/dev/null && return 0
+	[[ $(id -u) == 0 ]] || fail "qemu-system-x86_64 is missing; install qemu-system-x86 (needs root)"
+	ensure_apt_lists
+	log "installing qemu-system-x86 (waits for the dpkg lock if an install is running)"
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=1200 install -y qemu-system-x86 >&2 ||
+		fail "apt-get install qemu-system-x86 failed"
 }
 
 # stale OUT SRC...: is OUT missing or older than one of SRC...?
@@ -196,11 +179,11 @@ fifo=$work/serial
 rawlog=$work/serial.log
 mkfifo "$fifo"
 t0=$(now_us)
-log "starting L1 on $("$QEMU" --version | head -n1 | sed 's/ (.*//') (timeout ${timeout_s}s, share $share)"
-# -nodefaults: no default CD-ROM, whose AHCI probe costs QEMU 10's SeaBIOS
-# a 31 s timeout; L1 needs no disk.
+log "starting L1 on $(qemu-system-x86_64 --version | head -n1 | sed 's/ (.*//') (timeout ${timeout_s}s, share $share)"
+# -nodefaults: no default CD-ROM (L1 needs no disk), whose AHCI probe cost
+# QEMU 10's SeaBIOS a 31 s timeout.
 timeout -k "$KILL_GRACE" "$timeout_s" \
-	"$QEMU" "${QEMU_ARGS[@]}" -M q35 -nodefaults -accel tcg,thread=multi -smp "$L1_CPUS" -cpu EPYC,+svm \
+	qemu-system-x86_64 -M q35 -nodefaults -accel tcg,thread=multi -smp "$L1_CPUS" -cpu EPYC,+svm \
 	-m "$L1_MEM_MB" -nographic -no-reboot -monitor none -serial stdio -nic none \
 	-kernel "$KERNEL" -initrd "$L1_INITRD" \
 	-append "console=ttyS0 quiet panic=-1 govm.share=$share" \
